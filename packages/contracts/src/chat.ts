@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { AGENT_ID, MESSAGE_MAX_CHARS } from './conversations.js';
+
+export const ChatRequestSchema = z
+  .object({
+    message: z.string().min(1).max(MESSAGE_MAX_CHARS).describe(`The user's message, 1..${MESSAGE_MAX_CHARS} characters`),
+    conversation_id: z.string().min(1).max(100).optional().describe('Continue this conversation; omitted → a new one'),
+    agent_id: AGENT_ID.optional().describe('Registry agent; "default" when omitted'),
+    system_prompt: z.string().min(1).max(MESSAGE_MAX_CHARS).optional().describe("Overrides the agent's system prompt for this request"),
+    stream: z.boolean().optional().describe('Answer as Server-Sent Events (same as Accept: text/event-stream)'),
+    memory: z.enum(['auto', 'off']).default('auto').describe('Long-term memory retrieval and formation'),
+    documents: z.enum(['auto', 'off']).default('auto').describe('Document retrieval (RAG)'),
+  })
+  .strict()
+  .meta({ id: 'ChatRequest' });
+
+export const UsageSchema = z.object({
+  input_tokens: z.number().int(),
+  output_tokens: z.number().int(),
+  cost_usd: z.number(),
+  estimated: z.boolean().optional().describe('True when the provider did not report usage and PAI estimated it'),
+});
+
+export const AgentRefSchema = z.object({ id: z.string(), version: z.number().int() });
+
+export const ChatResponseSchema = z
+  .object({
+    conversation_id: z.string(),
+    message_id: z.string().describe("The assistant message's id"),
+    message: z.string().describe('The answer'),
+    agent: AgentRefSchema,
+    model: z.string(),
+    usage: UsageSchema,
+    memories_used: z.array(z.object({ id: z.string(), content: z.string(), score: z.number() })),
+    citations: z.array(z.object({ document_id: z.string(), chunk_id: z.string(), title: z.string(), score: z.number() })),
+    judge: z.object({ score: z.number(), verdict: z.string(), attempts: z.number().int() }).optional(),
+  })
+  .meta({ id: 'ChatResponse' });
+
+export const ChatStartEventSchema = z.object({
+  conversation_id: z.string(),
+  message_id: z.string(),
+  agent: AgentRefSchema,
+  model: z.string(),
+});
+
+export type ChatRequestDto = z.infer<typeof ChatRequestSchema>;
+export type ChatResponseDto = z.infer<typeof ChatResponseSchema>;
+export type ChatStartEventDto = z.infer<typeof ChatStartEventSchema>;

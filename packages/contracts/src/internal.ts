@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { ConversationSchema, MessageSchema, AGENT_ID, MESSAGE_MAX_CHARS } from './conversations.js';
+
+/**
+ * Routes between PAI services (/internal/v1/*). They accept only the internal token, with the calling
+ * user forwarded in x-pai-user-id, and are documented under the `internal` tag.
+ */
+export const VerifyKeyBodySchema = z.object({ key: z.string().min(1).max(200) }).strict();
+
+export const VerifiedPrincipalSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('admin') }),
+  z.object({ kind: z.literal('user'), user_id: z.string(), key_id: z.string().nullable() }),
+]);
+
+export const VerifyKeyResponseSchema = z.object({
+  principal: VerifiedPrincipalSchema.nullable().describe('null when the key is unknown or revoked'),
+});
+
+export const BeginTurnBodySchema = z
+  .object({
+    conversation_id: z.string().min(1).max(100).optional().describe('Existing conversation; omitted → create one'),
+    agent_id: AGENT_ID,
+    message: z.object({ id: z.string().min(1).max(100), content: z.string().min(1).max(MESSAGE_MAX_CHARS) }),
+    history_limit: z.number().int().min(0).max(1000).describe('How many earlier messages to return, newest kept'),
+  })
+  .strict();
+
+export const BeginTurnResponseSchema = z.object({
+  conversation: ConversationSchema,
+  created: z.boolean(),
+  user_message: MessageSchema,
+  history: z.array(MessageSchema).describe('Earlier messages, oldest first, excluding user_message'),
+});
+
+export const AppendMessageBodySchema = z
+  .object({
+    id: z.string().min(1).max(100),
+    role: z.enum(['user', 'assistant']),
+    content: z.string().max(1_000_000),
+    incomplete: z.boolean().default(false),
+  })
+  .strict();
+
+export type VerifiedPrincipalDto = z.infer<typeof VerifiedPrincipalSchema>;
+export type BeginTurnBody = z.infer<typeof BeginTurnBodySchema>;
+export type BeginTurnResponse = z.infer<typeof BeginTurnResponseSchema>;
+export type AppendMessageBody = z.input<typeof AppendMessageBodySchema>;

@@ -1,0 +1,585 @@
+/**
+ * Adapter for any server speaking the OpenAI `/chat/completions` protocol (Ollama, vLLM, LM Studio,
+ * OpenAI itself). Every failure leaves here as a PAI_LLM_* catalogue error; see the port in ../index.ts.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, request, type Dispatcher } from 'undici';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { z } from 'zod';
+import { LlmErrors, isPaiError, type PaiError } from '@pai/errors';
+import {
+  DEFAULT_RETRY,
+  DEFAULT_TIMEOUTS,
+  backoffDelay,
+  estimateTokens,
+  type CallOptions,
+  type FinishReason,
+  type ModelHealth,
+  type ModelProvider,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelStreamEvent,
+  type ModelTimeouts,
+  type RetryPolicy,
+  type TokenUsage,
+} from '../index.js';
+
+export interface OpenAiProviderOptions {
+  /** e.g. http://127.0.0.1:11434/v1 (a trailing slash is tolerated). */
+  baseUrl: string;
+  apiKey?: string;
+  defaultModel: string;
+  timeouts?: Partial<ModelTimeouts>;
+  retry?: Partial<RetryPolicy>;
+  /** Source of randomness for the backoff jitter (tests pin it). */
+  random?: () => number;
+}
+
+type ResponseBody = Dispatcher.ResponseData['body'];
+
+interface AdapterContext {
+  baseUrl: string;
+  apiKey: string | undefined;
+  timeouts: ModelTimeouts;
+  retry: RetryPolicy;
+  random: () => number;
+  agent: Agent;
+}
+
+/** A chat completion answer can be large, but not unbounded. */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+const MAX_ERROR_BODY_BYTES = 8 * 1024;
+const MAX_UPSTREAM_MESSAGE_CHARS = 200;
+/** A single SSE event bigger than this is not a token chunk. */
+const MAX_SSE_EVENT_CHARS = 1024 * 1024;
+const CHECK_GRACE_MS = 500;
+
+// ---------------------------------------------------------------------------------------------
+// Upstream shapes
+
+const usageSchema = z.object({
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+});
+
+const completionSchema = z.object({
+  model: z.string().optional(),
+  choices: z
+    .array(
+      z.object({
+        message: z.object({ content: z.string() }),
+        finish_reason: z.string().nullish(),
+      }),
+    )
+    .min(1),
+  usage: usageSchema.nullish(),
+});
+
+const chunkSchema = z.object({
+  model: z.string().optional(),
+  choices: z
+    .array(
+      z.object({
+        delta: z.object({ content: z.string().nullish() }).nullish(),
+        finish_reason: z.string().nullish(),
+      }),
+    )
+    .optional()
+    .default([]),
+  usage: usageSchema.nullish(),
+});
+
+const errorFieldSchema = z.union([z.object({ message: z.string() }).transform((error) => error.message), z.string()]);
+/** An error event inside a stream (OpenAI and vLLM send these when generation fails midway). */
+const streamErrorSchema = z.object({ error: errorFieldSchema }).transform((body) => body.error);
+/** `{error:{message}}` (OpenAI, vLLM), `{error:"…"}` (Ollama) or `{message:"…"}`. */
+const upstreamErrorSchema = z.union([
+  streamErrorSchema,
+  z.object({ message: z.string() }).transform((body) => body.message),
+]);
+
+type Usage = z.infer<typeof usageSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Call scope: one AbortController per call; timers and the caller's signal stop it with the error
+// that explains why, so whatever undici throws afterwards is replaced by that error.
+
+type TimerName = 'total' | 'first-token';
+
+class CallScope {
+  private readonly controller = new AbortController();
+  private readonly timers = new Map<TimerName, ReturnType<typeof setTimeout>>();
+  private readonly callerSignal: AbortSignal | undefined;
+  private readonly onCallerAbort = (): void => this.stop(LlmErrors.aborted());
+
+  constructor(callerSignal: AbortSignal | undefined) {
+    this.callerSignal = callerSignal;
+    if (callerSignal?.aborted) this.stop(LlmErrors.aborted());
+    else callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The error that ended the call early, or undefined while it runs. */
+  get stopReason(): PaiError | undefined {
+    return this.controller.signal.aborted ? (this.controller.signal.reason as PaiError) : undefined;
+  }
+
+  stop(reason: PaiError): void {
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  arm(name: TimerName, ms: number, makeError: () => PaiError): void {
+    this.disarm(name);
+    this.timers.set(name, setTimeout(() => this.stop(makeError()), ms));
+  }
+
+  disarm(name: TimerName): void {
+    clearTimeout(this.timers.get(name));
+    this.timers.delete(name);
+  }
+
+  /** Ends the call: closes the upstream request if it is still open and releases every handle. */
+  dispose(): void {
+    this.stop(LlmErrors.aborted());
+    for (const name of [...this.timers.keys()]) this.disarm(name);
+    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
+  }
+
+  /** The error to surface for `error`: the stop reason wins over whatever undici made of it. */
+  explain(error: unknown, fallback: (error: unknown) => PaiError): PaiError {
+    return this.stopReason ?? (isPaiError(error) ? error : fallback(error));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending, with retries before the first token
+
+type Attempt =
+  | { ok: true; response: Dispatcher.ResponseData }
+  | {
+      ok: false;
+      error: PaiError;
+      retryable: boolean;
+      retryAfterMs?: number;
+      /** For connection failures: what went wrong, e.g. "connection refused". */
+      connection?: string;
+    };
+
+interface Send {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: unknown;
+  accept: string;
+  /** The model asked for, for 404 messages. */
+  model?: string;
+}
+
+function requestHeaders(ctx: AdapterContext, send: Send): Record<string, string> {
+  const headers: Record<string, string> = { accept: send.accept };
+  if (send.body !== undefined) headers['content-type'] = 'application/json';
+  if (ctx.apiKey) headers.authorization = `Bearer ${ctx.apiKey}`;
+  return headers;
+}
+
+async function sendOnce(ctx: AdapterContext, scope: CallScope, send: Send): Promise<Attempt> {
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(`${ctx.baseUrl}${send.path}`, {
+      dispatcher: ctx.agent,
+      method: send.method,
+      headers: requestHeaders(ctx, send),
+      body: send.body === undefined ? undefined : JSON.stringify(send.body),
+      signal: scope.signal,
+    });
+  } catch (error) {
+    if (scope.stopReason) throw scope.stopReason;
+    return connectionFailure(ctx, error);
+  }
+  if (response.statusCode >= 200 && response.statusCode < 300) return { ok: true, response };
+  const { text } = await readText(response.body, MAX_ERROR_BODY_BYTES).catch(() => ({ text: '' }));
+  if (scope.stopReason) throw scope.stopReason;
+  return statusFailure(ctx, send, response, text);
+}
+
+async function sendWithRetries(
+  ctx: AdapterContext,
+  scope: CallScope,
+  send: Send,
+  firstTokenError: () => PaiError,
+): Promise<Dispatcher.ResponseData> {
+  for (let attempt = 0; ; attempt += 1) {
+    if (scope.stopReason) throw scope.stopReason;
+    scope.arm('first-token', ctx.timeouts.firstTokenMs, firstTokenError);
+    const result = await sendOnce(ctx, scope, send);
+    if (result.ok) return result.response;
+    scope.disarm('first-token');
+    if (!result.retryable || attempt >= ctx.retry.maxRetries) throw result.error;
+    await pause(result.retryAfterMs ?? backoffDelay(attempt, ctx.retry, ctx.random), scope);
+  }
+}
+
+async function pause(ms: number, scope: CallScope): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal: scope.signal });
+  } catch (error) {
+    throw scope.explain(error, () => LlmErrors.aborted());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failure classification
+
+const CONNECTION_FAILURES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection reset',
+  UND_ERR_SOCKET: 'connection closed by the server',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+};
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, errors, cause } = error as { code?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof code === 'string') return code;
+  // Happy-eyeballs connects fail with an AggregateError of the per-address errors.
+  if (Array.isArray(errors)) return errorCode(errors[0]);
+  return errorCode(cause);
+}
+
+function describeError(error: unknown): string {
+  return errorCode(error) ?? (error instanceof Error ? error.message : String(error));
+}
+
+function connectionFailure(ctx: AdapterContext, error: unknown): Attempt {
+  const code = errorCode(error);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+    const detail = `Connecting to the model server at ${ctx.baseUrl} timed out (connect timeout ${ctx.timeouts.connectMs} ms).`;
+    return { ok: false, retryable: true, connection: 'connect timeout', error: LlmErrors.timeout(detail, { cause: error }) };
+  }
+  const connection = code === undefined ? undefined : CONNECTION_FAILURES[code];
+  if (connection) {
+    const detail = `No model server reachable at ${ctx.baseUrl} (${connection}).`;
+    return { ok: false, retryable: true, connection, error: LlmErrors.unavailable(detail, { cause: error }) };
+  }
+  if (code === 'UND_ERR_DESTROYED' || code === 'UND_ERR_CLOSED') {
+    return { ok: false, retryable: false, error: LlmErrors.unavailable(`The model provider for ${ctx.baseUrl} is closed.`) };
+  }
+  if (code?.startsWith('HPE_')) {
+    const detail = `The model server at ${ctx.baseUrl} answered with something that is not HTTP (${code}).`;
+    return { ok: false, retryable: false, error: LlmErrors.badResponse(detail, { cause: error }) };
+  }
+  const detail = `Calling the model server at ${ctx.baseUrl} failed (${describeError(error)}).`;
+  return { ok: false, retryable: false, connection: describeError(error), error: LlmErrors.unavailable(detail, { cause: error }) };
+}
+
+function statusFailure(ctx: AdapterContext, send: Send, response: Dispatcher.ResponseData, body: string): Attempt {
+  const status = response.statusCode;
+  const said = upstreamMessage(ctx, body);
+  const suffix = said ? `: ${said}` : '.';
+  const retryAfterMs = retryAfter(response.headers['retry-after'], ctx.retry.maxDelayMs);
+  if (status === 429) {
+    const seconds = headerValue(response.headers['retry-after']);
+    const detail = `The model server at ${ctx.baseUrl} is rate limiting requests (HTTP 429)${suffix}`;
+    const headers = seconds && /^\d+$/.test(seconds) ? { 'Retry-After': seconds } : undefined;
+    return { ok: false, retryable: true, retryAfterMs, error: LlmErrors.rateLimited(detail, { headers }) };
+  }
+  if (status === 401 || status === 403) {
+    const detail = ctx.apiKey
+      ? `The model server at ${ctx.baseUrl} rejected the API key (HTTP ${status}).`
+      : `The model server at ${ctx.baseUrl} requires an API key (HTTP ${status}); none is configured.`;
+    return { ok: false, retryable: false, error: LlmErrors.unavailable(detail) };
+  }
+  if (status === 404) {
+    const what = send.model
+      ? `Model '${send.model}' was not found at ${ctx.baseUrl} (or ${ctx.baseUrl}${send.path} does not exist)`
+      : `${ctx.baseUrl}${send.path} does not exist (HTTP 404)`;
+    return { ok: false, retryable: false, error: LlmErrors.unavailable(`${what}${suffix}`) };
+  }
+  const retryable = status === 500 || status === 502 || status === 503 || status === 504;
+  const detail = `The model server at ${ctx.baseUrl} answered ${status}${suffix}`;
+  return { ok: false, retryable, retryAfterMs: retryable ? retryAfterMs : undefined, error: LlmErrors.upstream(detail) };
+}
+
+/** The upstream's own error text, shortened and with the API key redacted should it echo it. */
+function upstreamMessage(ctx: AdapterContext, body: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const result = upstreamErrorSchema.safeParse(parsed);
+  if (!result.success) return undefined;
+  return truncate(redact(result.data.trim(), ctx.apiKey), MAX_UPSTREAM_MESSAGE_CHARS) || undefined;
+}
+
+function redact(text: string, secret: string | undefined): string {
+  return secret ? text.replaceAll(secret, '[redacted]') : text;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Retry-After in seconds (the only form model servers send), capped by the policy's maximum delay. */
+function retryAfter(value: string | string[] | undefined, maxDelayMs: number): number | undefined {
+  const text = headerValue(value)?.trim();
+  if (!text || !/^\d+(\.\d+)?$/.test(text)) return undefined;
+  return Math.min(Math.round(Number(text) * 1000), maxDelayMs);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading answers
+
+async function readText(body: ResponseBody, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    const room = maxBytes - size;
+    if (chunk.length > room) {
+      chunks.push(chunk.subarray(0, room));
+      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
+}
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'unexpected shape';
+  const path = issue.path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('');
+  return `${path.replace(/^\./, '') || '(root)'}: ${issue.message}`;
+}
+
+function parseCompletion(ctx: AdapterContext, text: string): z.infer<typeof completionSchema> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw LlmErrors.badResponse(`The model server at ${ctx.baseUrl} answered with something that is not JSON.`);
+  }
+  const result = completionSchema.safeParse(json);
+  if (!result.success) {
+    throw LlmErrors.badResponse(
+      `The answer from ${ctx.baseUrl} is not a chat completion (${firstIssue(result.error)}).`,
+    );
+  }
+  return result.data;
+}
+
+function parseChunk(ctx: AdapterContext, data: string): z.infer<typeof chunkSchema> {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    throw LlmErrors.badResponse(`The stream from ${ctx.baseUrl} carried an event that is not JSON.`);
+  }
+  const streamedError = streamErrorSchema.safeParse(json);
+  if (streamedError.success) {
+    const said = truncate(redact(streamedError.data, ctx.apiKey), MAX_UPSTREAM_MESSAGE_CHARS);
+    throw LlmErrors.upstream(`The model server at ${ctx.baseUrl} reported an error mid-stream: ${said}`);
+  }
+  const result = chunkSchema.safeParse(json);
+  if (!result.success) {
+    throw LlmErrors.badResponse(
+      `The stream from ${ctx.baseUrl} carried a chunk that is not a chat completion chunk (${firstIssue(result.error)}).`,
+    );
+  }
+  return result.data;
+}
+
+/** The `data` of each SSE event of the body, in order. */
+async function* sseData(body: ResponseBody): AsyncGenerator<string> {
+  const pending: string[] = [];
+  let overflow = false;
+  const parser = createParser({
+    maxBufferSize: MAX_SSE_EVENT_CHARS,
+    onEvent: (event: EventSourceMessage) => pending.push(event.data),
+    onError: (error) => {
+      // Unknown fields are ignored, as the SSE spec says; only an endless event is fatal.
+      if (error.type === 'max-buffer-size-exceeded') overflow = true;
+    },
+  });
+  const decoder = new TextDecoder();
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    parser.feed(decoder.decode(chunk, { stream: true }));
+    if (overflow) throw LlmErrors.badResponse('The model stream carried an event larger than 1 MiB.');
+    yield* pending.splice(0);
+  }
+  parser.feed(decoder.decode());
+  // Servers that omit the blank line after the last event still get it dispatched.
+  parser.reset({ consume: true });
+  yield* pending.splice(0);
+}
+
+function finishReason(reason: string | null | undefined): FinishReason {
+  if (reason === 'stop' || reason === 'length' || reason === 'content_filter') return reason;
+  return reason ? 'other' : 'stop';
+}
+
+function tokenUsage(reported: Usage | null | undefined, request: ModelRequest, answer: string): TokenUsage {
+  if (reported) {
+    return { inputTokens: reported.prompt_tokens, outputTokens: reported.completion_tokens, estimated: false };
+  }
+  const prompt = request.messages.map((message) => message.content).join('\n');
+  return { inputTokens: estimateTokens(prompt), outputTokens: estimateTokens(answer), estimated: true };
+}
+
+function chatBody(request: ModelRequest, model: string, stream: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    model,
+    messages: request.messages.map(({ role, content }) => ({ role, content })),
+    stream,
+  };
+  if (stream) body.stream_options = { include_usage: true };
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
+  return body;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three calls
+
+function openScope(ctx: AdapterContext, options: CallOptions | undefined): CallScope {
+  const scope = new CallScope(options?.signal);
+  const { totalMs } = ctx.timeouts;
+  scope.arm('total', totalMs, () =>
+    LlmErrors.timeout(`The model call to ${ctx.baseUrl} exceeded the total timeout of ${totalMs} ms.`),
+  );
+  return scope;
+}
+
+function firstTokenTimeout(ctx: AdapterContext, what: string): () => PaiError {
+  const ms = ctx.timeouts.firstTokenMs;
+  return () => LlmErrors.timeout(`No ${what} from the model server at ${ctx.baseUrl} within the first-token timeout of ${ms} ms.`);
+}
+
+async function complete(ctx: AdapterContext, request: ModelRequest, model: string, options?: CallOptions): Promise<ModelResponse> {
+  const scope = openScope(ctx, options);
+  try {
+    const send: Send = { method: 'POST', path: '/chat/completions', body: chatBody(request, model, false), accept: 'application/json', model };
+    const response = await sendWithRetries(ctx, scope, send, firstTokenTimeout(ctx, 'answer'));
+    const { text, truncated } = await readText(response.body, MAX_ANSWER_BYTES).catch((error: unknown) => {
+      throw scope.explain(error, () => LlmErrors.badResponse(`The model server at ${ctx.baseUrl} closed the connection before the answer was complete.`));
+    });
+    if (truncated) throw LlmErrors.badResponse(`The answer from ${ctx.baseUrl} exceeds ${MAX_ANSWER_BYTES} bytes.`);
+    const parsed = parseCompletion(ctx, text);
+    const choice = parsed.choices[0]!;
+    return {
+      text: choice.message.content,
+      model: parsed.model ?? model,
+      usage: tokenUsage(parsed.usage, request, choice.message.content),
+      finishReason: finishReason(choice.finish_reason),
+    };
+  } finally {
+    scope.dispose();
+  }
+}
+
+async function* stream(
+  ctx: AdapterContext,
+  request: ModelRequest,
+  model: string,
+  options?: CallOptions,
+): AsyncGenerator<ModelStreamEvent> {
+  const scope = openScope(ctx, options);
+  try {
+    const send: Send = { method: 'POST', path: '/chat/completions', body: chatBody(request, model, true), accept: 'text/event-stream', model };
+    const response = await sendWithRetries(ctx, scope, send, firstTokenTimeout(ctx, 'token'));
+    let answer = '';
+    let reportedModel: string | undefined;
+    let usage: Usage | null | undefined;
+    let finish: string | null | undefined;
+    let finished = false;
+    const cutOff = (): PaiError =>
+      LlmErrors.badResponse(`The stream from ${ctx.baseUrl} was cut off after ${answer.length} characters (connection closed).`);
+    try {
+      for await (const data of sseData(response.body)) {
+        if (data.trim() === '[DONE]') {
+          finished = true;
+          break;
+        }
+        const chunk = parseChunk(ctx, data);
+        reportedModel = chunk.model ?? reportedModel;
+        usage = chunk.usage ?? usage;
+        const choice = chunk.choices[0];
+        finish = choice?.finish_reason ?? finish;
+        const text = choice?.delta?.content;
+        if (text) {
+          if (answer === '') scope.disarm('first-token');
+          answer += text;
+          yield { type: 'delta', text };
+        }
+      }
+    } catch (error) {
+      throw scope.explain(error, cutOff);
+    }
+    if (scope.stopReason) throw scope.stopReason;
+    if (!finished && !finish) {
+      throw LlmErrors.badResponse(
+        `The stream from ${ctx.baseUrl} ended after ${answer.length} characters without a finish reason or [DONE].`,
+      );
+    }
+    scope.disarm('first-token');
+    yield { type: 'done', model: reportedModel ?? model, usage: tokenUsage(usage, request, answer), finishReason: finishReason(finish) };
+  } finally {
+    scope.dispose();
+  }
+}
+
+async function check(ctx: AdapterContext, options?: CallOptions): Promise<ModelHealth> {
+  const scope = new CallScope(options?.signal);
+  const limitMs = Math.min(ctx.timeouts.connectMs, 2_000) + CHECK_GRACE_MS;
+  scope.arm('total', limitMs, () => LlmErrors.timeout(`no answer from ${ctx.baseUrl} within ${limitMs} ms`));
+  try {
+    const attempt = await sendOnce(ctx, scope, { method: 'GET', path: '/models', accept: 'application/json' });
+    if (!attempt.ok) {
+      return { ok: false, reason: attempt.connection ? `${attempt.connection} at ${ctx.baseUrl}` : attempt.error.message };
+    }
+    await attempt.response.body.dump();
+    return { ok: true };
+  } catch (error) {
+    // sendOnce only throws when the scope stopped: the check's time limit or the caller's signal.
+    const reason = scope.explain(error, () => LlmErrors.unavailable(describeError(error)));
+    return { ok: false, reason: reason.code === LlmErrors.aborted.code ? 'check cancelled' : reason.message };
+  } finally {
+    scope.dispose();
+  }
+}
+
+export function createOpenAiProvider(options: OpenAiProviderOptions): ModelProvider {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const timeouts: ModelTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  // undici's own header/body timeouts are off: the call scope enforces first-token and total.
+  const agent = new Agent({ connect: { timeout: timeouts.connectMs }, headersTimeout: 0, bodyTimeout: 0 });
+  const ctx: AdapterContext = {
+    baseUrl,
+    apiKey: options.apiKey || undefined,
+    timeouts,
+    retry: { ...DEFAULT_RETRY, ...options.retry },
+    random: options.random ?? Math.random,
+    agent,
+  };
+  return {
+    name: 'openai',
+    endpoint: baseUrl,
+    defaultModel: options.defaultModel,
+    complete: (request, callOptions) => complete(ctx, request, request.model ?? options.defaultModel, callOptions),
+    stream: (request, callOptions) => stream(ctx, request, request.model ?? options.defaultModel, callOptions),
+    check: (callOptions) => check(ctx, callOptions),
+    close: () => agent.destroy(),
+  };
+}

@@ -1,0 +1,79 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * A Server-Sent Events response written straight to the socket (the reply is hijacked, so Fastify's
+ * serializer and onSend hooks are out of the way). `signal` aborts when the client goes away before
+ * `end()`, which is how a handler cancels upstream work.
+ */
+export interface SseStream {
+  readonly signal: AbortSignal;
+  readonly open: boolean;
+  /** Writes one event; waits for the socket to drain when its buffer is full. */
+  send(event: string, data: unknown): Promise<void>;
+  end(): void;
+}
+
+export interface SseOptions {
+  /** Interval of `: ping` comments that keep proxies from timing the stream out. */
+  pingMs: number;
+  headers?: Record<string, string>;
+}
+
+export function openSse(request: FastifyRequest, reply: FastifyReply, options: SseOptions): SseStream {
+  const res = reply.raw;
+  const disconnected = new AbortController();
+  let ended = false;
+
+  reply.hijack();
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'x-request-id': request.id,
+    ...options.headers,
+  });
+  res.flushHeaders();
+  res.socket?.setNoDelay(true);
+
+  const ping = setInterval(() => {
+    if (!ended && res.writable) res.write(': ping\n\n');
+  }, options.pingMs);
+  ping.unref();
+
+  res.on('close', () => {
+    clearInterval(ping);
+    if (!ended) disconnected.abort(new Error('client disconnected'));
+    ended = true;
+  });
+
+  const write = (chunk: string): Promise<void> => {
+    if (ended || !res.writable) return Promise.resolve();
+    if (res.write(chunk)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  };
+
+  return {
+    signal: disconnected.signal,
+    get open() {
+      return !ended && res.writable;
+    },
+    send(event, data) {
+      return write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      clearInterval(ping);
+      res.end();
+    },
+  };
+}

@@ -1,0 +1,245 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { ConflictErrors, NotFoundErrors, StoreErrors, isPaiError } from '@pai/errors';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import type {
+  ApiKeyRecord, ConversationRecord, MessageRecord, Page, PageRequest, Store, UserRecord,
+} from '../index.js';
+
+export interface EmbeddedStoreOptions {
+  /** SQLite file path (created with its folder), or ':memory:' for throwaway tests. */
+  path: string;
+}
+
+/**
+ * Schema migrations, applied in order; PRAGMA user_version records how many ran. Never edit a
+ * released step: add a new one.
+ */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    key_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    name TEXT,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+  ) STRICT;
+  CREATE INDEX api_keys_by_user ON api_keys(user_id, id);
+
+  CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    title TEXT,
+    agent_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX conversations_by_user ON conversations(user_id, id);
+
+  CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    content TEXT NOT NULL,
+    incomplete INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX messages_by_conversation ON messages(conversation_id, seq);
+  `,
+];
+
+interface UserRow { id: string; name: string; created_at: string }
+interface ApiKeyRow { id: string; user_id: string; key_hash: string; prefix: string; name: string | null; created_at: string; revoked_at: string | null }
+interface ConversationRow { id: string; user_id: string; title: string | null; agent_id: string; created_at: string; updated_at: string }
+interface MessageRow { seq: number; id: string; conversation_id: string; user_id: string; role: 'user' | 'assistant'; content: string; incomplete: number; created_at: string }
+
+const toUser = (r: UserRow): UserRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
+const toApiKey = (r: ApiKeyRow): ApiKeyRecord => ({
+  id: r.id, userId: r.user_id, keyHash: r.key_hash, prefix: r.prefix, name: r.name, createdAt: r.created_at, revokedAt: r.revoked_at,
+});
+const toConversation = (r: ConversationRow): ConversationRecord => ({
+  id: r.id, userId: r.user_id, title: r.title, agentId: r.agent_id, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+const toMessage = (r: MessageRow): MessageRecord => ({
+  id: r.id, conversationId: r.conversation_id, userId: r.user_id, role: r.role, content: r.content, incomplete: r.incomplete === 1, createdAt: r.created_at,
+});
+
+/** Runs a driver call, turning SQLite failures (I/O, full disk, locked file) into PAI_STORE_UNAVAILABLE. */
+function guard<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    if (isPaiError(err)) return Promise.reject(err);
+    return Promise.reject(StoreErrors.unavailable({ cause: err }));
+  }
+}
+
+function pageFrom<R, T>(rows: R[], limit: number, map: (r: R) => T, keyOf: (r: R) => string | number, scope: string): Page<T> {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  const last = kept.at(-1);
+  return { items: kept.map(map), nextCursor: more && last !== undefined ? encodeCursor(scope, keyOf(last)) : null };
+}
+
+/**
+ * The embedded default: one SQLite file (WAL mode) under PAI_DATA_DIR. Synchronous driver calls are
+ * wrapped in promises to satisfy the async port; they complete in microseconds.
+ */
+export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const db = new Database(options.path);
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a power cut may lose the last commits, never corrupt the file.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+
+  const q = {
+    insertUser: db.prepare('INSERT INTO users (id, name, created_at) VALUES (@id, @name, @createdAt)'),
+    getUser: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
+    listUsers: db.prepare<[string, number], UserRow>('SELECT * FROM users WHERE id > ? ORDER BY id LIMIT ?'),
+
+    insertKey: db.prepare(`INSERT INTO api_keys (id, user_id, key_hash, prefix, name, created_at, revoked_at)
+      VALUES (@id, @userId, @keyHash, @prefix, @name, @createdAt, @revokedAt)`),
+    keyByHash: db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL'),
+    getKey: db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE id = ?'),
+    listKeys: db.prepare<[string, string, number], ApiKeyRow>('SELECT * FROM api_keys WHERE user_id = ? AND id > ? ORDER BY id LIMIT ?'),
+    revokeKey: db.prepare<[string, string]>('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+
+    insertConversation: db.prepare(`INSERT INTO conversations (id, user_id, title, agent_id, created_at, updated_at)
+      VALUES (@id, @userId, @title, @agentId, @createdAt, @updatedAt)`),
+    getConversation: db.prepare<[string, string], ConversationRow>('SELECT * FROM conversations WHERE user_id = ? AND id = ?'),
+    listConversationsFirst: db.prepare<[string, number], ConversationRow>('SELECT * FROM conversations WHERE user_id = ? ORDER BY id DESC LIMIT ?'),
+    listConversationsAfter: db.prepare<[string, string, number], ConversationRow>('SELECT * FROM conversations WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
+    deleteConversation: db.prepare<[string, string]>('DELETE FROM conversations WHERE user_id = ? AND id = ?'),
+    deleteMessagesOf: db.prepare<[string, string]>('DELETE FROM messages WHERE user_id = ? AND conversation_id = ?'),
+    touchConversation: db.prepare<[string, string, string]>('UPDATE conversations SET updated_at = max(updated_at, ?) WHERE user_id = ? AND id = ?'),
+
+    insertMessage: db.prepare(`INSERT INTO messages (id, conversation_id, user_id, role, content, incomplete, created_at)
+      VALUES (@id, @conversationId, @userId, @role, @content, @incomplete, @createdAt)`),
+    messageExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM messages WHERE id = ?'),
+    getMessage: db.prepare<[string, string], MessageRow>('SELECT * FROM messages WHERE user_id = ? AND id = ?'),
+    listMessages: db.prepare<[string, string, number, number], MessageRow>(
+      'SELECT * FROM messages WHERE user_id = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    recentMessages: db.prepare<[string, string, string, number], MessageRow>(
+      'SELECT * FROM messages WHERE user_id = ? AND conversation_id = ? AND id != ? ORDER BY seq DESC LIMIT ?'),
+    ping: db.prepare('SELECT 1'),
+  };
+
+  const insertMessage = (m: MessageRecord) => {
+    if (q.messageExists.get(m.id)) throw ConflictErrors.messageExists(m.id);
+    q.insertMessage.run({ ...m, incomplete: m.incomplete ? 1 : 0 });
+  };
+
+  const appendMessage = db.transaction((m: MessageRecord) => {
+    const touched = q.touchConversation.run(m.createdAt, m.userId, m.conversationId);
+    if (touched.changes === 0) throw NotFoundErrors.conversation(m.conversationId);
+    insertMessage(m);
+  });
+
+  const createWithMessage = db.transaction((c: ConversationRecord, m: MessageRecord) => {
+    q.insertConversation.run(c);
+    insertMessage(m);
+  });
+
+  const deleteConversation = db.transaction((userId: string, id: string) => {
+    q.deleteMessagesOf.run(userId, id);
+    return q.deleteConversation.run(userId, id).changes > 0;
+  });
+
+  let closed = false;
+
+  return {
+    kind: 'embedded',
+    users: {
+      create: (user) => guard(() => void q.insertUser.run(user)),
+      get: (id) => guard(() => {
+        const row = q.getUser.get(id);
+        return row ? toUser(row) : null;
+      }),
+      list: (page) => guard(() => {
+        const after = page.cursor ? decodeCursor<string>('users', page.cursor, 'string') : '';
+        return pageFrom(q.listUsers.all(after, page.limit + 1), page.limit, toUser, (r) => r.id, 'users');
+      }),
+    },
+    apiKeys: {
+      create: (key) => guard(() => void q.insertKey.run(key)),
+      findActiveByHash: (hash) => guard(() => {
+        const row = q.keyByHash.get(hash);
+        return row ? toApiKey(row) : null;
+      }),
+      get: (id) => guard(() => {
+        const row = q.getKey.get(id);
+        return row ? toApiKey(row) : null;
+      }),
+      listForUser: (userId, page) => guard(() => {
+        const scope = `keys:${userId}`;
+        const after = page.cursor ? decodeCursor<string>(scope, page.cursor, 'string') : '';
+        return pageFrom(q.listKeys.all(userId, after, page.limit + 1), page.limit, toApiKey, (r) => r.id, scope);
+      }),
+      revoke: (id, at) => guard(() => q.revokeKey.run(at, id).changes > 0),
+    },
+    conversations: {
+      create: (c) => guard(() => void q.insertConversation.run(c)),
+      createWithMessage: (c, m) => guard(() => createWithMessage(c, m)),
+      get: (userId, id) => guard(() => {
+        const row = q.getConversation.get(userId, id);
+        return row ? toConversation(row) : null;
+      }),
+      list: (userId, page) => guard(() => {
+        const scope = `conversations:${userId}`;
+        const rows = page.cursor
+          ? q.listConversationsAfter.all(userId, decodeCursor<string>(scope, page.cursor, 'string'), page.limit + 1)
+          : q.listConversationsFirst.all(userId, page.limit + 1);
+        return pageFrom(rows, page.limit, toConversation, (r) => r.id, scope);
+      }),
+      delete: (userId, id) => guard(() => deleteConversation(userId, id)),
+      appendMessage: (m) => guard(() => appendMessage(m)),
+      getMessage: (userId, id) => guard(() => {
+        const row = q.getMessage.get(userId, id);
+        return row ? toMessage(row) : null;
+      }),
+      listMessages: (userId, conversationId, page) => guard(() => {
+        const scope = `messages:${conversationId}`;
+        const after = page.cursor ? decodeCursor<number>(scope, page.cursor, 'number') : 0;
+        return pageFrom(q.listMessages.all(userId, conversationId, after, page.limit + 1), page.limit, toMessage, (r) => r.seq, scope);
+      }),
+      recentMessages: (userId, conversationId, limit, excludeId) => guard(() =>
+        q.recentMessages.all(userId, conversationId, excludeId ?? '', limit).reverse().map(toMessage)),
+    },
+    ping: () => guard(() => {
+      if (closed) throw new Error('store is closed');
+      q.ping.get();
+    }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`the database was written by a newer PAI (schema ${current}, this build knows ${MIGRATIONS.length})`);
+  }
+  for (let i = current; i < MIGRATIONS.length; i++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[i]!);
+      db.pragma(`user_version = ${i + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The store port: where users, API keys, conversations and messages live. Every read and write of
+ * user-owned records takes the owner's id and adapters filter by it inside the query, so a caller can
+ * never reach another user's record by id. Multi-record writes are atomic: a failure leaves nothing
+ * half-visible. Adapters translate their driver's failures into PAI_STORE_UNAVAILABLE.
+ */
+export interface UserRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  userId: string;
+  /** SHA-256 of the secret (base64url); the secret itself is never stored. */
+  keyHash: string;
+  /** First characters of the secret, to recognise it in listings. */
+  prefix: string;
+  name: string | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface ConversationRecord {
+  id: string;
+  userId: string;
+  title: string | null;
+  agentId: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type MessageRole = 'user' | 'assistant';
+
+export interface MessageRecord {
+  id: string;
+  conversationId: string;
+  userId: string;
+  role: MessageRole;
+  content: string;
+  incomplete: boolean;
+  createdAt: string;
+}
+
+export interface PageRequest {
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface UserStore {
+  create(user: UserRecord): Promise<void>;
+  get(id: string): Promise<UserRecord | null>;
+  /** Oldest first. */
+  list(page: PageRequest): Promise<Page<UserRecord>>;
+}
+
+export interface ApiKeyStore {
+  create(key: ApiKeyRecord): Promise<void>;
+  /** Only keys that are not revoked. */
+  findActiveByHash(keyHash: string): Promise<ApiKeyRecord | null>;
+  get(id: string): Promise<ApiKeyRecord | null>;
+  listForUser(userId: string, page: PageRequest): Promise<Page<ApiKeyRecord>>;
+  /** False when there is no such key or it was already revoked. */
+  revoke(id: string, at: string): Promise<boolean>;
+}
+
+export interface ConversationStore {
+  create(conversation: ConversationRecord): Promise<void>;
+  /** Creates the conversation and its first message in one atomic write. */
+  createWithMessage(conversation: ConversationRecord, message: MessageRecord): Promise<void>;
+  get(userId: string, id: string): Promise<ConversationRecord | null>;
+  /** Newest first. */
+  list(userId: string, page: PageRequest): Promise<Page<ConversationRecord>>;
+  /** Deletes the conversation and all its messages; false when not found for this user. */
+  delete(userId: string, id: string): Promise<boolean>;
+  /**
+   * Appends a message and bumps the conversation's updated_at atomically. Throws
+   * PAI_CONVERSATION_NOT_FOUND when the conversation is not this user's, PAI_MESSAGE_CONFLICT when the id exists.
+   */
+  appendMessage(message: MessageRecord): Promise<void>;
+  getMessage(userId: string, id: string): Promise<MessageRecord | null>;
+  /** Oldest first. */
+  listMessages(userId: string, conversationId: string, page: PageRequest): Promise<Page<MessageRecord>>;
+  /** The last `limit` messages (oldest first), excluding `excludeId`. */
+  recentMessages(userId: string, conversationId: string, limit: number, excludeId?: string): Promise<MessageRecord[]>;
+}
+
+export interface Store {
+  /** Adapter name, e.g. "embedded" or "dynamodb". */
+  readonly kind: string;
+  readonly users: UserStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly conversations: ConversationStore;
+  /** Cheap round trip for /readyz; throws when unusable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export { encodeCursor, decodeCursor } from './cursor.js';
+export { createEmbeddedStore, type EmbeddedStoreOptions } from './adapters/embedded.js';

@@ -1,0 +1,59 @@
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { newId } from '@pai/ids';
+import { createEmbeddedStore } from '@pai/store';
+import { runStoreContract } from '@pai/store/testing';
+
+const dir = mkdtempSync(join(tmpdir(), 'pai-store-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+t.test('contract', async (t) => {
+  runStoreContract(t, async () => createEmbeddedStore({ path: join(dir, `contract-${n++}.db`) }));
+});
+
+t.test('data survives closing and reopening the file', async (t) => {
+  const path = join(dir, 'reopen.db');
+  const first = createEmbeddedStore({ path });
+  const user = { id: newId('usr'), name: 'persisted', createdAt: new Date().toISOString() };
+  await first.users.create(user);
+  await first.close();
+  const second = createEmbeddedStore({ path });
+  t.teardown(() => second.close());
+  t.same(await second.users.get(user.id), user);
+});
+
+t.test('a store that fails mid-write leaves nothing half-written and answers PAI_STORE_UNAVAILABLE', async (t) => {
+  const path = join(dir, 'fail.db');
+  const store = createEmbeddedStore({ path });
+  t.teardown(() => store.close());
+  // Simulate a failing disk for one kind of write: the message insert aborts after the conversation insert ran.
+  const side = new Database(path);
+  side.exec(`CREATE TRIGGER fail_messages BEFORE INSERT ON messages WHEN NEW.content = 'boom'
+             BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
+  side.close();
+  const user = { id: newId('usr'), name: 'x', createdAt: new Date().toISOString() };
+  await store.users.create(user);
+  const conv = { id: newId('conv'), userId: user.id, title: null, agentId: 'default', createdAt: user.createdAt, updatedAt: user.createdAt };
+  const msg = { id: newId('msg'), conversationId: conv.id, userId: user.id, role: 'user' as const, content: 'boom', incomplete: false, createdAt: user.createdAt };
+  await t.rejects(store.conversations.createWithMessage(conv, msg), { code: 'PAI_STORE_UNAVAILABLE', statusCode: 503 });
+  t.equal(await store.conversations.get(user.id, conv.id), null, 'the conversation insert was rolled back');
+  t.equal(await store.conversations.getMessage(user.id, msg.id), null);
+});
+
+t.test('a closed store fails ping', async (t) => {
+  const store = createEmbeddedStore({ path: join(dir, 'closed.db') });
+  await store.close();
+  await t.rejects(store.ping(), { code: 'PAI_STORE_UNAVAILABLE' });
+});
+
+t.test('a database from a newer schema is refused', async (t) => {
+  const path = join(dir, 'newer.db');
+  const side = new Database(path);
+  side.pragma('user_version = 99');
+  side.close();
+  t.throws(() => createEmbeddedStore({ path }), /newer PAI/);
+});
