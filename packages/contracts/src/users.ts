@@ -26,7 +26,7 @@ export const CreatedApiKeySchema = ApiKeySchema.extend({
 export const CreateApiKeyBodySchema = z
   .object({ name: z.string().trim().max(100).optional().describe('Optional label') })
   .strict()
-  .optional();
+  .nullish();
 
 export type UserDto = z.infer<typeof UserSchema>;
 export type ApiKeyDto = z.infer<typeof ApiKeySchema>;

@@ -94,6 +94,12 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Serv
             scheme: 'bearer',
             description: 'An API key: the admin key (PAI_ADMIN_API_KEY or <PAI_DATA_DIR>/admin-api-key) or a user key from POST /v1/users/{id}/api-keys.',
           },
+          internalToken: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'x-pai-internal-token',
+            description: 'PAI_INTERNAL_TOKEN, shared by the PAI services; the caller forwards the user in x-pai-user-id.',
+          },
         },
       },
     },

@@ -6,3 +6,4 @@ export { createLifecycle, closeGracefully, runServer, type Lifecycle, type Liste
 export { REDACT_PATHS, type LoggerSettings } from './logger.js';
 export { genRequestId } from './request-id.js';
 export { openSse, type SseStream } from './sse.js';
+export type { FastifyPluginAsyncZod as RoutePlugin } from 'fastify-type-provider-zod';

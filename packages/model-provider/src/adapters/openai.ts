@@ -39,6 +39,8 @@ type ResponseBody = Dispatcher.ResponseData['body'];
 
 interface AdapterContext {
   baseUrl: string;
+  /** baseUrl without any credentials, for messages. */
+  endpoint: string;
   apiKey: string | undefined;
   timeouts: ModelTimeouts;
   retry: RetryPolicy;
@@ -61,9 +63,11 @@ const usageSchema = z.object({
   prompt_tokens: z.number().int().nonnegative(),
   completion_tokens: z.number().int().nonnegative(),
 });
+/** Usage in a shape PAI does not understand counts as not reported (it is then estimated). */
+const optionalUsageSchema = usageSchema.nullish().catch(undefined);
 
 const completionSchema = z.object({
-  model: z.string().optional(),
+  model: z.string().nullish(),
   choices: z
     .array(
       z.object({
@@ -72,11 +76,11 @@ const completionSchema = z.object({
       }),
     )
     .min(1),
-  usage: usageSchema.nullish(),
+  usage: optionalUsageSchema,
 });
 
 const chunkSchema = z.object({
-  model: z.string().optional(),
+  model: z.string().nullish(),
   choices: z
     .array(
       z.object({
@@ -86,7 +90,7 @@ const chunkSchema = z.object({
     )
     .optional()
     .default([]),
-  usage: usageSchema.nullish(),
+  usage: optionalUsageSchema,
 });
 
 const errorFieldSchema = z.union([z.object({ message: z.string() }).transform((error) => error.message), z.string()]);
@@ -260,22 +264,22 @@ function describeError(error: unknown): string {
 function connectionFailure(ctx: AdapterContext, error: unknown): Attempt {
   const code = errorCode(error);
   if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-    const detail = `Connecting to the model server at ${ctx.baseUrl} timed out (connect timeout ${ctx.timeouts.connectMs} ms).`;
+    const detail = `Connecting to the model server at ${ctx.endpoint} timed out (connect timeout ${ctx.timeouts.connectMs} ms).`;
     return { ok: false, retryable: true, connection: 'connect timeout', error: LlmErrors.timeout(detail, { cause: error }) };
   }
   const connection = code === undefined ? undefined : CONNECTION_FAILURES[code];
   if (connection) {
-    const detail = `No model server reachable at ${ctx.baseUrl} (${connection}).`;
+    const detail = `No model server reachable at ${ctx.endpoint} (${connection}).`;
     return { ok: false, retryable: true, connection, error: LlmErrors.unavailable(detail, { cause: error }) };
   }
   if (code === 'UND_ERR_DESTROYED' || code === 'UND_ERR_CLOSED') {
-    return { ok: false, retryable: false, error: LlmErrors.unavailable(`The model provider for ${ctx.baseUrl} is closed.`) };
+    return { ok: false, retryable: false, error: LlmErrors.unavailable(`The model provider for ${ctx.endpoint} is closed.`) };
   }
   if (code?.startsWith('HPE_')) {
-    const detail = `The model server at ${ctx.baseUrl} answered with something that is not HTTP (${code}).`;
+    const detail = `The model server at ${ctx.endpoint} answered with something that is not HTTP (${code}).`;
     return { ok: false, retryable: false, error: LlmErrors.badResponse(detail, { cause: error }) };
   }
-  const detail = `Calling the model server at ${ctx.baseUrl} failed (${describeError(error)}).`;
+  const detail = `Calling the model server at ${ctx.endpoint} failed (${describeError(error)}).`;
   return { ok: false, retryable: false, connection: describeError(error), error: LlmErrors.unavailable(detail, { cause: error }) };
 }
 
@@ -286,24 +290,24 @@ function statusFailure(ctx: AdapterContext, send: Send, response: Dispatcher.Res
   const retryAfterMs = retryAfter(response.headers['retry-after'], ctx.retry.maxDelayMs);
   if (status === 429) {
     const seconds = headerValue(response.headers['retry-after']);
-    const detail = `The model server at ${ctx.baseUrl} is rate limiting requests (HTTP 429)${suffix}`;
+    const detail = `The model server at ${ctx.endpoint} is rate limiting requests (HTTP 429)${suffix}`;
     const headers = seconds && /^\d+$/.test(seconds) ? { 'Retry-After': seconds } : undefined;
     return { ok: false, retryable: true, retryAfterMs, error: LlmErrors.rateLimited(detail, { headers }) };
   }
   if (status === 401 || status === 403) {
     const detail = ctx.apiKey
-      ? `The model server at ${ctx.baseUrl} rejected the API key (HTTP ${status}).`
-      : `The model server at ${ctx.baseUrl} requires an API key (HTTP ${status}); none is configured.`;
+      ? `The model server at ${ctx.endpoint} rejected the API key (HTTP ${status}).`
+      : `The model server at ${ctx.endpoint} requires an API key (HTTP ${status}); none is configured.`;
     return { ok: false, retryable: false, error: LlmErrors.unavailable(detail) };
   }
   if (status === 404) {
     const what = send.model
-      ? `Model '${send.model}' was not found at ${ctx.baseUrl} (or ${ctx.baseUrl}${send.path} does not exist)`
-      : `${ctx.baseUrl}${send.path} does not exist (HTTP 404)`;
+      ? `Model '${send.model}' was not found at ${ctx.endpoint} (or ${ctx.endpoint}${send.path} does not exist)`
+      : `${ctx.endpoint}${send.path} does not exist (HTTP 404)`;
     return { ok: false, retryable: false, error: LlmErrors.unavailable(`${what}${suffix}`) };
   }
   const retryable = status === 500 || status === 502 || status === 503 || status === 504;
-  const detail = `The model server at ${ctx.baseUrl} answered ${status}${suffix}`;
+  const detail = `The model server at ${ctx.endpoint} answered ${status}${suffix}`;
   return { ok: false, retryable, retryAfterMs: retryable ? retryAfterMs : undefined, error: LlmErrors.upstream(detail) };
 }
 
@@ -369,12 +373,12 @@ function parseCompletion(ctx: AdapterContext, text: string): z.infer<typeof comp
   try {
     json = JSON.parse(text);
   } catch {
-    throw LlmErrors.badResponse(`The model server at ${ctx.baseUrl} answered with something that is not JSON.`);
+    throw LlmErrors.badResponse(`The model server at ${ctx.endpoint} answered with something that is not JSON.`);
   }
   const result = completionSchema.safeParse(json);
   if (!result.success) {
     throw LlmErrors.badResponse(
-      `The answer from ${ctx.baseUrl} is not a chat completion (${firstIssue(result.error)}).`,
+      `The answer from ${ctx.endpoint} is not a chat completion (${firstIssue(result.error)}).`,
     );
   }
   return result.data;
@@ -385,17 +389,17 @@ function parseChunk(ctx: AdapterContext, data: string): z.infer<typeof chunkSche
   try {
     json = JSON.parse(data);
   } catch {
-    throw LlmErrors.badResponse(`The stream from ${ctx.baseUrl} carried an event that is not JSON.`);
+    throw LlmErrors.badResponse(`The stream from ${ctx.endpoint} carried an event that is not JSON.`);
   }
   const streamedError = streamErrorSchema.safeParse(json);
   if (streamedError.success) {
     const said = truncate(redact(streamedError.data, ctx.apiKey), MAX_UPSTREAM_MESSAGE_CHARS);
-    throw LlmErrors.upstream(`The model server at ${ctx.baseUrl} reported an error mid-stream: ${said}`);
+    throw LlmErrors.upstream(`The model server at ${ctx.endpoint} reported an error mid-stream: ${said}`);
   }
   const result = chunkSchema.safeParse(json);
   if (!result.success) {
     throw LlmErrors.badResponse(
-      `The stream from ${ctx.baseUrl} carried a chunk that is not a chat completion chunk (${firstIssue(result.error)}).`,
+      `The stream from ${ctx.endpoint} carried a chunk that is not a chat completion chunk (${firstIssue(result.error)}).`,
     );
   }
   return result.data;
@@ -457,14 +461,14 @@ function openScope(ctx: AdapterContext, options: CallOptions | undefined): CallS
   const scope = new CallScope(options?.signal);
   const { totalMs } = ctx.timeouts;
   scope.arm('total', totalMs, () =>
-    LlmErrors.timeout(`The model call to ${ctx.baseUrl} exceeded the total timeout of ${totalMs} ms.`),
+    LlmErrors.timeout(`The model call to ${ctx.endpoint} exceeded the total timeout of ${totalMs} ms.`),
   );
   return scope;
 }
 
 function firstTokenTimeout(ctx: AdapterContext, what: string): () => PaiError {
   const ms = ctx.timeouts.firstTokenMs;
-  return () => LlmErrors.timeout(`No ${what} from the model server at ${ctx.baseUrl} within the first-token timeout of ${ms} ms.`);
+  return () => LlmErrors.timeout(`No ${what} from the model server at ${ctx.endpoint} within the first-token timeout of ${ms} ms.`);
 }
 
 async function complete(ctx: AdapterContext, request: ModelRequest, model: string, options?: CallOptions): Promise<ModelResponse> {
@@ -473,9 +477,9 @@ async function complete(ctx: AdapterContext, request: ModelRequest, model: strin
     const send: Send = { method: 'POST', path: '/chat/completions', body: chatBody(request, model, false), accept: 'application/json', model };
     const response = await sendWithRetries(ctx, scope, send, firstTokenTimeout(ctx, 'answer'));
     const { text, truncated } = await readText(response.body, MAX_ANSWER_BYTES).catch((error: unknown) => {
-      throw scope.explain(error, () => LlmErrors.badResponse(`The model server at ${ctx.baseUrl} closed the connection before the answer was complete.`));
+      throw scope.explain(error, () => LlmErrors.badResponse(`The model server at ${ctx.endpoint} closed the connection before the answer was complete.`));
     });
-    if (truncated) throw LlmErrors.badResponse(`The answer from ${ctx.baseUrl} exceeds ${MAX_ANSWER_BYTES} bytes.`);
+    if (truncated) throw LlmErrors.badResponse(`The answer from ${ctx.endpoint} exceeds ${MAX_ANSWER_BYTES} bytes.`);
     const parsed = parseCompletion(ctx, text);
     const choice = parsed.choices[0]!;
     return {
@@ -505,7 +509,7 @@ async function* stream(
     let finish: string | null | undefined;
     let finished = false;
     const cutOff = (): PaiError =>
-      LlmErrors.badResponse(`The stream from ${ctx.baseUrl} was cut off after ${answer.length} characters (connection closed).`);
+      LlmErrors.badResponse(`The stream from ${ctx.endpoint} was cut off after ${answer.length} characters (connection closed).`);
     try {
       for await (const data of sseData(response.body)) {
         if (data.trim() === '[DONE]') {
@@ -530,7 +534,7 @@ async function* stream(
     if (scope.stopReason) throw scope.stopReason;
     if (!finished && !finish) {
       throw LlmErrors.badResponse(
-        `The stream from ${ctx.baseUrl} ended after ${answer.length} characters without a finish reason or [DONE].`,
+        `The stream from ${ctx.endpoint} ended after ${answer.length} characters without a finish reason or [DONE].`,
       );
     }
     scope.disarm('first-token');
@@ -543,11 +547,11 @@ async function* stream(
 async function check(ctx: AdapterContext, options?: CallOptions): Promise<ModelHealth> {
   const scope = new CallScope(options?.signal);
   const limitMs = Math.min(ctx.timeouts.connectMs, 2_000) + CHECK_GRACE_MS;
-  scope.arm('total', limitMs, () => LlmErrors.timeout(`no answer from ${ctx.baseUrl} within ${limitMs} ms`));
+  scope.arm('total', limitMs, () => LlmErrors.timeout(`no answer from ${ctx.endpoint} within ${limitMs} ms`));
   try {
     const attempt = await sendOnce(ctx, scope, { method: 'GET', path: '/models', accept: 'application/json' });
     if (!attempt.ok) {
-      return { ok: false, reason: attempt.connection ? `${attempt.connection} at ${ctx.baseUrl}` : attempt.error.message };
+      return { ok: false, reason: attempt.connection ? `${attempt.connection} at ${ctx.endpoint}` : attempt.error.message };
     }
     await attempt.response.body.dump();
     return { ok: true };
@@ -560,13 +564,27 @@ async function check(ctx: AdapterContext, options?: CallOptions): Promise<ModelH
   }
 }
 
+function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/+$/, '');
+  } catch {
+    return url;
+  }
+}
+
 export function createOpenAiProvider(options: OpenAiProviderOptions): ModelProvider {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const endpoint = withoutCredentials(baseUrl);
   const timeouts: ModelTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   // undici's own header/body timeouts are off: the call scope enforces first-token and total.
   const agent = new Agent({ connect: { timeout: timeouts.connectMs }, headersTimeout: 0, bodyTimeout: 0 });
   const ctx: AdapterContext = {
     baseUrl,
+    endpoint,
     apiKey: options.apiKey || undefined,
     timeouts,
     retry: { ...DEFAULT_RETRY, ...options.retry },
@@ -575,7 +593,7 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ModelProvi
   };
   return {
     name: 'openai',
-    endpoint: baseUrl,
+    endpoint,
     defaultModel: options.defaultModel,
     complete: (request, callOptions) => complete(ctx, request, request.model ?? options.defaultModel, callOptions),
     stream: (request, callOptions) => stream(ctx, request, request.model ?? options.defaultModel, callOptions),

@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import { authPlugin, createServiceApp, type LoggerSettings, type ServiceApp } from '@pai/service-kit';
+import type { Store } from '@pai/store';
+import type { MemoryConfig } from './config.js';
+import { resolveAdminKey } from './domain/admin-key.js';
+import { createStoreAuthenticator } from './domain/accounts.js';
+import { openStore } from './plugins/open-store.js';
+import { MEMORY_TAGS, memoryService } from './service.js';
+
+export interface MemoryOverrides {
+  store?: Store;
+  logger?: LoggerSettings | false;
+}
+
+export const VERSION = '0.1.0';
+
+/** The memory service on its own (users, keys, conversations). */
+export async function buildApp(config: MemoryConfig, overrides: MemoryOverrides = {}): Promise<ServiceApp> {
+  const app = await createServiceApp({
+    name: 'memory',
+    title: 'PAI memory service',
+    description: 'Users, API keys, conversations and messages.',
+    version: VERSION,
+    bodyLimitBytes: config.server.bodyLimitBytes,
+    logger: overrides.logger ?? { level: config.server.logLevel },
+    tags: MEMORY_TAGS,
+  });
+  const store = overrides.store ?? openStore(config);
+  const adminKey = resolveAdminKey(config.dataDir, config.adminApiKey);
+  if (adminKey.generated) app.log.info({ path: adminKey.path }, 'generated the admin API key; read it from this file');
+  const authenticator = createStoreAuthenticator(store, adminKey.secret);
+  const internalToken = config.server.internalToken ?? randomBytes(32).toString('base64url');
+  await app.register(authPlugin, { authenticator, internalToken });
+  await app.register(memoryService, { store, authenticator });
+  return app;
+}

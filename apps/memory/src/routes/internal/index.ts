@@ -1,0 +1,59 @@
+import {
+  AppendMessageBodySchema, BeginTurnBodySchema, BeginTurnResponseSchema, MessageSchema, VerifyKeyBodySchema,
+  VerifyKeyResponseSchema, errorResponses, idParam,
+} from '@pai/contracts';
+import { userIdOf, type Authenticator, type RoutePlugin } from '@pai/service-kit';
+import { appendMessage, beginTurn } from '../../domain/conversations.js';
+import { conversationDto, messageDto } from '../../domain/dto.js';
+
+const security = [{ internalToken: [] }];
+
+/** Routes the agent and search services call; the internal token is required (auth: 'internal'). */
+export const internalRoutes: RoutePlugin<{ authenticator: Authenticator }> = async (app, { authenticator }) => {
+  app.post('/internal/v1/auth/verify', {
+    config: { auth: 'internal' },
+    schema: {
+      tags: ['internal'], security, summary: 'Resolve an API key to its principal (services only)',
+      body: VerifyKeyBodySchema,
+      response: { 200: VerifyKeyResponseSchema, ...errorResponses(400, 401) },
+    },
+  }, async (request) => {
+    const principal = await authenticator.authenticate(request.body.key);
+    if (principal === null) return { principal: null };
+    return { principal: principal.kind === 'admin' ? { kind: 'admin' as const } : { kind: 'user' as const, user_id: principal.userId, key_id: principal.keyId } };
+  });
+
+  app.post('/internal/v1/turns', {
+    config: { auth: 'internal' },
+    schema: {
+      tags: ['internal'], security,
+      summary: "Begin a chat turn: find or create the conversation, store the user's message, return recent history",
+      body: BeginTurnBodySchema,
+      response: { 200: BeginTurnResponseSchema, ...errorResponses(400, 401, 403, 404, 409) },
+    },
+  }, async (request) => {
+    const body = request.body;
+    const turn = await beginTurn(app.store, userIdOf(request), {
+      conversationId: body.conversation_id, agentId: body.agent_id, message: body.message, historyLimit: body.history_limit,
+    });
+    return {
+      conversation: conversationDto(turn.conversation),
+      created: turn.created,
+      user_message: messageDto(turn.userMessage),
+      history: turn.history.map(messageDto),
+    };
+  });
+
+  app.post('/internal/v1/conversations/:id/messages', {
+    config: { auth: 'internal' },
+    schema: {
+      tags: ['internal'], security, summary: 'Append a message to a conversation (e.g. the assistant answer)',
+      params: idParam('Conversation'),
+      body: AppendMessageBodySchema,
+      response: { 201: MessageSchema, ...errorResponses(400, 401, 403, 404, 409) },
+    },
+  }, async (request, reply) => {
+    const message = await appendMessage(app.store, userIdOf(request), request.params.id, request.body);
+    return reply.code(201).send(messageDto(message));
+  });
+};
