@@ -200,3 +200,17 @@ t.test('backoffDelay draws full jitter below an exponential, capped ceiling', as
     t.ok(delay >= 0 && delay <= Math.min(1_000, 100 * 2 ** attempt), `attempt ${attempt}: ${delay}`);
   }
 });
+
+t.test('a closed provider fails with PAI_LLM_UNAVAILABLE; credentials never show in the endpoint', async (t) => {
+  const r = await rig(t);
+  await r.provider.close();
+  const error = (await caught(r.provider.complete({ messages: [{ role: 'user', content: 'x' }] }))) as PaiError;
+  t.ok(LlmErrors.unavailable.is(error), error.code);
+  t.match(error.message, /is closed/);
+
+  const withUser = createOpenAiProvider({ baseUrl: 'http://me:hunter2@127.0.0.1:1/v1/', defaultModel: 'm', retry: { maxRetries: 0 } });
+  t.teardown(() => withUser.close());
+  t.equal(withUser.endpoint, 'http://127.0.0.1:1/v1');
+  const refused = (await caught(withUser.complete({ messages: [{ role: 'user', content: 'x' }] }))) as PaiError;
+  t.notMatch(refused.message, 'hunter2');
+});

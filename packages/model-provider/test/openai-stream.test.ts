@@ -1,5 +1,8 @@
-import t from 'tap';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t, { type Test } from 'tap';
 import { LlmErrors, type PaiError } from '@pai/errors';
+import { createOpenAiProvider, type ModelProvider } from '../src/index.js';
 import { activeTimeouts, collect, rig } from './helpers.js';
 
 const ask = (content: string) => ({ messages: [{ role: 'user' as const, content }] });
@@ -139,4 +142,46 @@ t.test('directives in the message text choose the behaviour', async (t) => {
   result = await collect(provider.stream(ask('[[stand-in:garbage:1]] hi')));
   t.same(result.deltas, ['Echo: ']);
   t.ok(LlmErrors.badResponse.is(result.error));
+});
+
+/** A provider talking to a server that sends exactly `sse` as the stream body. */
+async function rawStream(t: Test, sse: string): Promise<ModelProvider> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(sse);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const provider = createOpenAiProvider({
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    defaultModel: 'raw',
+  });
+  t.teardown(async () => {
+    await provider.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return provider;
+}
+
+t.test('other servers\' streams: error events, no [DONE], odd usage', async (t) => {
+  const delta = (content: string, finish: string | null = null) =>
+    `data: ${JSON.stringify({ choices: [{ delta: { content }, finish_reason: finish }] })}\n\n`;
+
+  let provider = await rawStream(t, `${delta('partial ')}data: {"error":{"message":"CUDA out of memory"}}\n\n`);
+  let result = await collect(provider.stream(ask('x')));
+  t.same(result.deltas, ['partial ']);
+  t.ok(LlmErrors.upstream.is(result.error), 'an error event is an upstream error');
+  t.match((result.error as PaiError).message, /mid-stream: CUDA out of memory$/);
+
+  // Ends after finish_reason without [DONE], the last event lacking its blank line; usage of another shape.
+  const usage = `data: ${JSON.stringify({ choices: [], usage: { input_tokens: 3 } })}`;
+  provider = await rawStream(t, `${delta('all ')}${delta('done', 'length')}${usage}`);
+  result = await collect(provider.stream(ask('x')));
+  t.equal(result.error, undefined);
+  t.same(result.deltas, ['all ', 'done']);
+  t.match(result.done, { model: 'raw', finishReason: 'length', usage: { estimated: true } });
+
+  provider = await rawStream(t, delta('no end '));
+  result = await collect(provider.stream(ask('x')));
+  t.ok(LlmErrors.badResponse.is(result.error), 'a clean end without finish_reason or [DONE] is a bad response');
 });

@@ -7,3 +7,4 @@ export { REDACT_PATHS, type LoggerSettings } from './logger.js';
 export { genRequestId } from './request-id.js';
 export { openSse, type SseStream } from './sse.js';
 export type { FastifyPluginAsyncZod as RoutePlugin } from 'fastify-type-provider-zod';
+export { createRemoteAuthenticator, type RemoteAuthenticatorOptions } from './remote-authenticator.js';

@@ -265,7 +265,7 @@ class Exchange {
     res.on('close', () => gone.abort());
     this.signal = AbortSignal.any([closing, gone.signal]);
     this.model = typeof body.model === 'string' && body.model ? body.model : STAND_IN_MODEL;
-    this.text = ('text' in behaviour && behaviour.text !== undefined ? behaviour.text : undefined) ?? echo(body);
+    this.text = ('text' in behaviour ? behaviour.text : undefined) ?? echo(body);
   }
 
   async run(): Promise<void> {

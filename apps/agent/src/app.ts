@@ -1,0 +1,43 @@
+import { createHttpTransport, createMemoryClient, type MemoryClient } from '@pai/contracts';
+import { authPlugin, createRemoteAuthenticator, createServiceApp, type LoggerSettings, type ServiceApp } from '@pai/service-kit';
+import type { ModelProvider } from '@pai/model-provider';
+import type { AgentConfig } from './config.js';
+import { createModelProvider } from './plugins/model.js';
+import { AGENT_TAGS, agentService } from './service.js';
+
+export interface AgentOverrides {
+  model?: ModelProvider;
+  memory?: MemoryClient;
+  logger?: LoggerSettings | false;
+}
+
+export const VERSION = '0.1.0';
+
+/**
+ * The agent service on its own: it reaches the memory service over HTTP (MEMORY_SERVICE_URL) with the
+ * internal token, and verifies API keys through it.
+ */
+export async function buildApp(config: AgentConfig, overrides: AgentOverrides = {}): Promise<ServiceApp> {
+  const internalToken = config.server.internalToken;
+  if (internalToken === undefined || config.memoryServiceUrl === undefined) {
+    throw new Error('the agent service on its own needs MEMORY_SERVICE_URL and PAI_INTERNAL_TOKEN');
+  }
+  const app = await createServiceApp({
+    name: 'agent',
+    title: 'PAI agent service',
+    description: 'Chat orchestration.',
+    version: VERSION,
+    bodyLimitBytes: config.server.bodyLimitBytes,
+    logger: overrides.logger ?? { level: config.server.logLevel },
+    tags: AGENT_TAGS,
+  });
+  const memory = overrides.memory ?? createMemoryClient({ transport: createHttpTransport({ baseUrl: config.memoryServiceUrl }), internalToken });
+  app.readiness.register('memory-service', async () => {
+    await memory.ready();
+    return { ok: true };
+  });
+  app.addHook('onClose', async () => memory.close());
+  await app.register(authPlugin, { authenticator: createRemoteAuthenticator(memory), internalToken });
+  await app.register(agentService, { config, model: overrides.model ?? createModelProvider(config.llm), memory });
+  return app;
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { choiceVar, intVar, parseEnv, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
+
+export const DEFAULT_SYSTEM_PROMPT =
+  'You are PAI, a personal assistant that remembers. Answer helpfully, honestly and concisely. ' +
+  'When you do not know something, say so.';
+
+export const agentEnv = {
+  ...serverEnv,
+  LLM_PROVIDER: choiceVar(['openai'], 'openai', ['bedrock']),
+  OPENAI_BASE_URL: urlVar().default('http://127.0.0.1:11434/v1'),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  LLM_MODEL: z.string().min(1).max(200).optional(),
+  LLM_CONNECT_TIMEOUT_MS: intVar(5_000, 100, 120_000),
+  LLM_FIRST_TOKEN_TIMEOUT_MS: intVar(120_000, 100, 1_800_000),
+  LLM_TOTAL_TIMEOUT_MS: intVar(600_000, 100, 3_600_000),
+  LLM_MAX_RETRIES: intVar(2, 0, 10),
+  LLM_CONTEXT_TOKENS: intVar(8_192, 512, 2_000_000),
+  LLM_MAX_OUTPUT_TOKENS: intVar(1_024, 16, 200_000),
+  PAI_HISTORY_MESSAGES: intVar(40, 0, 1000),
+  PAI_SYSTEM_PROMPT: z.string().min(1).optional(),
+  PAI_SSE_PING_MS: intVar(15_000, 10, 600_000),
+  MEMORY_SERVICE_URL: urlVar().optional(),
+};
+
+/** The provider's default model when LLM_MODEL is unset. */
+export const DEFAULT_MODELS = { openai: 'llama3.2' } as const;
+
+export interface LlmConfig {
+  provider: 'openai';
+  baseUrl: string;
+  apiKey: string | undefined;
+  model: string;
+  timeouts: { connectMs: number; firstTokenMs: number; totalMs: number };
+  maxRetries: number;
+  contextTokens: number;
+  maxOutputTokens: number;
+}
+
+export interface AgentConfig {
+  server: ServerConfig;
+  llm: LlmConfig;
+  chat: { historyMessages: number; systemPrompt: string; ssePingMs: number };
+  /** Where the memory service is; undefined → in-process (embedded). */
+  memoryServiceUrl: string | undefined;
+}
+
+const schema = z.object(agentEnv).superRefine((env, ctx) => {
+  if (env.LLM_CONTEXT_TOKENS <= env.LLM_MAX_OUTPUT_TOKENS) {
+    ctx.addIssue({ code: 'custom', path: ['LLM_MAX_OUTPUT_TOKENS'], message: 'must be smaller than LLM_CONTEXT_TOKENS' });
+  }
+});
+
+export function agentConfigFrom(env: z.output<typeof schema>): AgentConfig {
+  return {
+    server: serverConfigFrom(env),
+    llm: {
+      provider: env.LLM_PROVIDER,
+      baseUrl: env.OPENAI_BASE_URL,
+      apiKey: env.OPENAI_API_KEY,
+      model: env.LLM_MODEL ?? DEFAULT_MODELS[env.LLM_PROVIDER],
+      timeouts: { connectMs: env.LLM_CONNECT_TIMEOUT_MS, firstTokenMs: env.LLM_FIRST_TOKEN_TIMEOUT_MS, totalMs: env.LLM_TOTAL_TIMEOUT_MS },
+      maxRetries: env.LLM_MAX_RETRIES,
+      contextTokens: env.LLM_CONTEXT_TOKENS,
+      maxOutputTokens: env.LLM_MAX_OUTPUT_TOKENS,
+    },
+    chat: {
+      historyMessages: env.PAI_HISTORY_MESSAGES,
+      systemPrompt: env.PAI_SYSTEM_PROMPT ?? DEFAULT_SYSTEM_PROMPT,
+      ssePingMs: env.PAI_SSE_PING_MS,
+    },
+    memoryServiceUrl: env.MEMORY_SERVICE_URL,
+  };
+}
+
+export const agentEnvSchema = schema;
+
+export function loadAgentConfig(env: Env): AgentConfig {
+  return agentConfigFrom(parseEnv(schema, env));
+}

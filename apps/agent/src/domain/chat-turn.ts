@@ -1,0 +1,182 @@
+import { newId } from '@pai/ids';
+import { LlmErrors, ServiceErrors, PaiError, isPaiError } from '@pai/errors';
+import type { ChatResponseDto, ChatStartEventDto, MemoryClient } from '@pai/contracts';
+import type { ModelProvider, ModelRequest, TokenUsage } from '@pai/model-provider';
+import type { AgentCatalog, AgentVersion } from './agents.js';
+import { buildPrompt } from './prompt.js';
+
+export interface ChatDeps {
+  memory: MemoryClient;
+  model: ModelProvider;
+  agents: AgentCatalog;
+  settings: { historyMessages: number; contextTokens: number; maxOutputTokens: number };
+}
+
+export interface TurnContext {
+  userId: string;
+  requestId: string;
+}
+
+export interface ChatInput {
+  message: string;
+  conversationId?: string | undefined;
+  agentId?: string | undefined;
+  systemPrompt?: string | undefined;
+}
+
+/** A turn whose user message is stored and whose prompt is ready for the model. */
+export interface PreparedTurn {
+  conversationId: string;
+  userMessageId: string;
+  assistantMessageId: string;
+  agent: AgentVersion;
+  request: ModelRequest;
+  start: ChatStartEventDto;
+}
+
+/** Why a turn was cut short; carried as the AbortSignal's reason. */
+export type AbortCause = 'client_disconnected' | 'shutdown';
+
+export function abortCauseOf(signal: AbortSignal | undefined): AbortCause | null {
+  if (!signal?.aborted) return null;
+  return signal.reason === 'shutdown' ? 'shutdown' : 'client_disconnected';
+}
+
+const CONFIGURE_HINT =
+  'Configure a model: start Ollama (`ollama serve`, then `ollama pull llama3.2`) or set OPENAI_BASE_URL ' +
+  '(and OPENAI_API_KEY, LLM_MODEL) to any OpenAI-compatible server, then retry.';
+
+/** Model errors as the client sees them: unavailability says how to fix it, aborts say why. */
+export function clientErrorFor(error: unknown, signal?: AbortSignal): PaiError {
+  if (abortCauseOf(signal) === 'shutdown') return ServiceErrors.shuttingDown();
+  if (LlmErrors.unavailable.is(error)) return LlmErrors.unavailable(`${error.message} ${CONFIGURE_HINT}`);
+  if (isPaiError(error)) return error;
+  return ServiceErrors.internal({ cause: error });
+}
+
+/** Stores the user's message and builds the prompt. Nothing has been sent to the model yet. */
+export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatInput): Promise<PreparedTurn> {
+  // An unknown agent is refused before anything is stored.
+  const requested = input.agentId === undefined ? null : await deps.agents.resolve(input.agentId, input.conversationId ?? '');
+  const userMessageId = newId('msg');
+  const turn = await deps.memory.beginTurn(
+    {
+      conversation_id: input.conversationId,
+      agent_id: input.agentId ?? 'default',
+      message: { id: userMessageId, content: input.message },
+      history_limit: deps.settings.historyMessages,
+    },
+    ctx,
+  );
+  // A conversation keeps its agent unless the request names another one.
+  const agent = requested ?? await deps.agents.resolve(turn.conversation.agent_id, turn.conversation.id);
+  const maxOutputTokens = agent.maxTokens ?? deps.settings.maxOutputTokens;
+  const prompt = buildPrompt({
+    systemPrompt: input.systemPrompt ?? agent.systemPrompt,
+    history: turn.history.map((m) => ({ role: m.role, content: m.content })),
+    userMessage: input.message,
+    contextTokens: deps.settings.contextTokens,
+    maxOutputTokens,
+  });
+  const assistantMessageId = newId('msg');
+  const request: ModelRequest = { model: agent.model, messages: prompt.messages, maxTokens: maxOutputTokens };
+  if (agent.temperature !== undefined) request.temperature = agent.temperature;
+  return {
+    conversationId: turn.conversation.id,
+    userMessageId,
+    assistantMessageId,
+    agent,
+    request,
+    start: {
+      conversation_id: turn.conversation.id,
+      message_id: assistantMessageId,
+      agent: { id: agent.agentId, version: agent.version },
+      model: agent.model,
+    },
+  };
+}
+
+function responseOf(turn: PreparedTurn, text: string, model: string, usage: TokenUsage): ChatResponseDto {
+  return {
+    conversation_id: turn.conversationId,
+    message_id: turn.assistantMessageId,
+    message: text,
+    agent: turn.start.agent,
+    model,
+    usage: {
+      input_tokens: usage.inputTokens,
+      output_tokens: usage.outputTokens,
+      cost_usd: 0,
+      ...(usage.estimated ? { estimated: true } : {}),
+    },
+    memories_used: [],
+    citations: [],
+  };
+}
+
+async function storeAnswer(deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn, text: string, incomplete: boolean): Promise<void> {
+  await deps.memory.appendMessage(
+    turn.conversationId,
+    { id: turn.assistantMessageId, role: 'assistant', content: text, incomplete },
+    ctx,
+  );
+}
+
+/** Non-streaming: the whole answer, stored, then returned. */
+export async function completeTurn(deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn, signal: AbortSignal): Promise<ChatResponseDto> {
+  let result;
+  try {
+    result = await deps.model.complete(turn.request, { signal });
+  } catch (err) {
+    throw clientErrorFor(err, signal);
+  }
+  await storeAnswer(deps, ctx, turn, result.text, false);
+  return responseOf(turn, result.text, result.model, result.usage);
+}
+
+export interface StreamSink {
+  /** Called once, before the first delta. */
+  open(): Promise<void>;
+  delta(text: string): Promise<void>;
+}
+
+export type StreamOutcome =
+  | { ok: true; response: ChatResponseDto }
+  | { ok: false; error: PaiError; cause: AbortCause | null };
+
+/**
+ * Streaming: deltas go to the sink as the model produces them. When the model fails, the client goes
+ * away or the server shuts down, whatever was generated is stored marked incomplete and the outcome
+ * carries the error for the caller to report (as an HTTP error if nothing was sent yet, else an SSE event).
+ */
+export async function streamTurn(
+  deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn, sink: StreamSink, signal: AbortSignal,
+): Promise<StreamOutcome> {
+  let text = '';
+  let final: { model: string; usage: TokenUsage } | null = null;
+  try {
+    for await (const event of deps.model.stream(turn.request, { signal })) {
+      if (event.type === 'delta') {
+        if (text.length === 0) await sink.open();
+        text += event.text;
+        await sink.delta(event.text);
+      } else {
+        final = { model: event.model, usage: event.usage };
+      }
+    }
+    if (final === null) throw LlmErrors.badResponse('The model stream ended without a final event.');
+  } catch (err) {
+    const cause = abortCauseOf(signal);
+    const error = clientErrorFor(err, signal);
+    if (text.length === 0) return { ok: false, error, cause };
+    try {
+      // The partial answer is kept, marked incomplete.
+      await storeAnswer(deps, ctx, turn, text, true);
+    } catch (storeError) {
+      return { ok: false, error: clientErrorFor(storeError), cause };
+    }
+    return { ok: false, error, cause };
+  }
+  await storeAnswer(deps, ctx, turn, text, false);
+  return { ok: true, response: responseOf(turn, text, final.model, final.usage) };
+}

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { createInjectTransport, createMemoryClient } from '@pai/contracts';
+import { authPlugin, createServiceApp, type LoggerSettings, type ServiceApp } from '@pai/service-kit';
+import type { ModelProvider } from '@pai/model-provider';
+import type { Store } from '@pai/store';
+import { agentService, AGENT_TAGS, createModelProvider } from '@pai/agent';
+import { memoryService, MEMORY_TAGS, createStoreAuthenticator, openStore, resolveAdminKey } from '@pai/memory';
+import { searchService, SEARCH_TAGS } from '@pai/search';
+import type { EmbeddedConfig } from './config.js';
+
+export interface EmbeddedOverrides {
+  model?: ModelProvider;
+  store?: Store;
+  logger?: LoggerSettings | false;
+}
+
+export const VERSION = '0.1.0';
+
+export interface EmbeddedApp {
+  app: ServiceApp;
+  /** Where the generated admin key is (null when PAI_ADMIN_API_KEY is set). */
+  adminKeyPath: string | null;
+}
+
+/**
+ * The embedded default: agent, memory and search in one Fastify instance on one port, with one merged
+ * OpenAPI document. The agent reaches the memory service through the same typed client it uses across
+ * processes, over Fastify's inject instead of a socket.
+ */
+export async function buildEmbeddedApp(config: EmbeddedConfig, overrides: EmbeddedOverrides = {}): Promise<EmbeddedApp> {
+  const server = config.memory.server;
+  const app = await createServiceApp({
+    name: 'pai',
+    title: 'PAI',
+    description: 'A self-hostable personal AI agent that remembers. Every route of the agent, memory and search services.',
+    version: VERSION,
+    bodyLimitBytes: server.bodyLimitBytes,
+    logger: overrides.logger ?? { level: server.logLevel },
+    tags: [...AGENT_TAGS, ...MEMORY_TAGS, ...SEARCH_TAGS],
+  });
+  const store = overrides.store ?? openStore(config.memory);
+  const adminKey = resolveAdminKey(config.memory.dataDir, config.memory.adminApiKey);
+  if (adminKey.generated) app.log.info({ path: adminKey.path }, 'generated the admin API key; read it from this file');
+  const authenticator = createStoreAuthenticator(store, adminKey.secret);
+  const internalToken = server.internalToken ?? randomBytes(32).toString('base64url');
+
+  await app.register(authPlugin, { authenticator, internalToken });
+  await app.register(memoryService, { store, authenticator });
+  const memory = createMemoryClient({ transport: createInjectTransport(app, 'memory (in-process)'), internalToken });
+  await app.register(agentService, { config: config.agent, model: overrides.model ?? createModelProvider(config.agent.llm), memory });
+  await app.register(searchService, { config: config.search });
+  return { app, adminKeyPath: adminKey.path };
+}

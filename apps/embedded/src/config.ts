@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { parseEnv, type Env } from '@pai/config';
+import { agentConfigFrom, agentEnv, type AgentConfig } from '@pai/agent';
+import { memoryConfigFrom, memoryEnv, type MemoryConfig } from '@pai/memory';
+import { searchConfigFrom, searchEnv, type SearchConfig } from '@pai/search';
+
+const schema = z.object({ ...memoryEnv, ...searchEnv, ...agentEnv }).superRefine((env, ctx) => {
+  if (env.LLM_CONTEXT_TOKENS <= env.LLM_MAX_OUTPUT_TOKENS) {
+    ctx.addIssue({ code: 'custom', path: ['LLM_MAX_OUTPUT_TOKENS'], message: 'must be smaller than LLM_CONTEXT_TOKENS' });
+  }
+});
+
+/** The whole system in one process: each service's configuration, parsed from one environment. */
+export interface EmbeddedConfig {
+  memory: MemoryConfig;
+  agent: AgentConfig;
+  search: SearchConfig;
+}
+
+export function loadEmbeddedConfig(env: Env): EmbeddedConfig {
+  const parsed = parseEnv(schema, env);
+  return Object.freeze({ memory: memoryConfigFrom(parsed), agent: agentConfigFrom(parsed), search: searchConfigFrom(parsed) });
+}

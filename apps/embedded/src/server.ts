@@ -1,0 +1,26 @@
+import { ConfigError } from '@pai/config';
+import { runServer } from '@pai/service-kit';
+import { loadEmbeddedConfig } from './config.js';
+import { buildEmbeddedApp } from './app.js';
+
+try {
+  const config = loadEmbeddedConfig(process.env);
+  const { app, adminKeyPath } = await buildEmbeddedApp(config);
+  const server = config.memory.server;
+  const address = await runServer(app, { port: server.port, host: server.host, graceMs: server.shutdownGraceMs });
+  const ready = await app.readiness.run();
+  app.log.info({
+    address,
+    docs: `${address}/docs`,
+    data_dir: config.memory.dataDir,
+    admin_key: adminKeyPath ?? 'PAI_ADMIN_API_KEY',
+    model: `${config.agent.llm.provider} ${config.agent.llm.model} at ${config.agent.llm.baseUrl}`,
+    checks: ready.checks,
+  }, ready.ready ? 'PAI is ready' : 'PAI is up, but not every dependency is ready (see checks)');
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  throw err;
+}
