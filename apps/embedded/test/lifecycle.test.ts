@@ -40,8 +40,8 @@ t.test('SIGTERM during a stream: the stream ends with an error event within the 
   };
   const pai = await startProcess(t, 'embedded', env);
   const admin = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
-  const user = await (await fetch(`${pai.url}/v1/users`, { method: 'POST', headers: admin, body: '{"name":"x"}' })).json();
-  const key = await (await fetch(`${pai.url}/v1/users/${user.id}/api-keys`, { method: 'POST', headers: admin, body: '{}' })).json();
+  const user = (await (await fetch(`${pai.url}/v1/users`, { method: 'POST', headers: admin, body: '{"name":"x"}' })).json()) as any;
+  const key = (await (await fetch(`${pai.url}/v1/users/${user.id}/api-keys`, { method: 'POST', headers: admin, body: '{}' })).json()) as any;
   const headers = { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' };
 
   const res = await fetch(`${pai.url}/v1/chat`, {
@@ -72,7 +72,7 @@ t.test('SIGTERM during a stream: the stream ends with an error event within the 
   t.equal(await pai.exited, 0, 'the process exits cleanly');
 
   const again = await startProcess(t, 'embedded', env);
-  const conv = await (await fetch(`${again.url}/v1/conversations/${events[0]!.data.conversation_id}`, { headers })).json();
+  const conv = (await (await fetch(`${again.url}/v1/conversations/${events[0]!.data.conversation_id}`, { headers })).json()) as any;
   const deltas = events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('');
   t.same(conv.messages.map((m: { role: string; content: string; incomplete?: boolean }) => [m.role, m.content, m.incomplete ?? false]), [
     ['user', '[[stand-in:hang-after:2]] a long answer', false],

@@ -14,16 +14,16 @@ t.test('agent, memory and search as three processes talking over HTTP with the t
   ]);
 
   const admin = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
-  const user = await (await fetch(`${memory.url}/v1/users`, { method: 'POST', headers: admin, body: '{"name":"split"}' })).json();
-  const key = await (await fetch(`${memory.url}/v1/users/${user.id}/api-keys`, { method: 'POST', headers: admin, body: '{}' })).json();
+  const user = (await (await fetch(`${memory.url}/v1/users`, { method: 'POST', headers: admin, body: '{"name":"split"}' })).json()) as any;
+  const key = (await (await fetch(`${memory.url}/v1/users/${user.id}/api-keys`, { method: 'POST', headers: admin, body: '{}' })).json()) as any;
   const headers = { authorization: `Bearer ${key.key}`, 'content-type': 'application/json', 'x-request-id': 'split-trace-1' };
 
   const chat = await fetch(`${agent.url}/v1/chat`, { method: 'POST', headers, body: JSON.stringify({ message: 'across processes' }) });
   t.equal(chat.status, 200);
-  const answer = await chat.json();
+  const answer = (await chat.json()) as any;
   t.equal(answer.message, 'Echo: across processes');
 
-  const conv = await (await fetch(`${memory.url}/v1/conversations/${answer.conversation_id}`, { headers })).json();
+  const conv = (await (await fetch(`${memory.url}/v1/conversations/${answer.conversation_id}`, { headers })).json()) as any;
   t.same(conv.messages.map((m: { content: string }) => m.content), ['across processes', 'Echo: across processes'],
     'the agent stored both messages in the memory service');
 
@@ -33,10 +33,10 @@ t.test('agent, memory and search as three processes talking over HTTP with the t
   t.equal(unknown.status, 401);
   const missingConv = await fetch(`${agent.url}/v1/chat`, { method: 'POST', headers, body: JSON.stringify({ message: 'x', conversation_id: 'conv_01JZ0000000000000000000000' }) });
   t.equal(missingConv.status, 404, "the memory service's 404 reaches the client through the agent");
-  t.equal((await missingConv.json()).error.code, 'PAI_CONVERSATION_NOT_FOUND');
+  t.equal(((await missingConv.json()) as any).error.code, 'PAI_CONVERSATION_NOT_FOUND');
 
   for (const svc of [agent, search]) {
-    const ready = await (await fetch(`${svc.url}/readyz`)).json();
+    const ready = (await (await fetch(`${svc.url}/readyz`)).json()) as any;
     t.same(ready.checks['memory-service'], { ok: true });
   }
   t.match(memory.output(), /split-trace-1/, 'the request id travelled from the agent to the memory service');
@@ -45,7 +45,7 @@ t.test('agent, memory and search as three processes talking over HTTP with the t
   await memory.exited;
   const down = await fetch(`${agent.url}/v1/chat`, { method: 'POST', headers, body: '{"message":"still there?"}' });
   t.equal(down.status, 503);
-  t.equal((await down.json()).error.code, 'PAI_SERVICE_UNAVAILABLE');
+  t.equal(((await down.json()) as any).error.code, 'PAI_SERVICE_UNAVAILABLE');
   const notReady = await fetch(`${agent.url}/readyz`);
   t.equal(notReady.status, 503);
 });
