@@ -3,35 +3,14 @@
  * both in their own process, measured in alternating rounds in one run. Target: ratio ≥ 0.9.
  * Usage: pnpm --filter @pai/bench run healthz-throughput [seconds-per-round] [rounds]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { BENCH_DIR, ROOT, startServer } from './processes.js';
 
 const SECONDS = Number(process.argv[2] ?? 5);
 const ROUNDS = Number(process.argv[3] ?? 3);
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
-
-async function start(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--conditions=pai-source', '--import=tsx', script], {
-    cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const bare = /LISTENING (\S+)/.exec(out);
-      const pai = /"address":"([^"]+)"/.exec(out);
-      if (bare) resolve(bare[1]!);
-      else if (pai) resolve(pai[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`${script} exited ${code}: ${out}`)));
-  });
-  return { child, url };
-}
 
 async function rps(url: string): Promise<number> {
   const result = await autocannon({ url: `${url}/healthz`, connections: 50, pipelining: 1, duration: SECONDS });
@@ -40,9 +19,9 @@ async function rps(url: string): Promise<number> {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'pai-bench-'));
-const bare = await start(join(here, 'bare-server.ts'), { PORT: '0' });
-const pai = await start(join(root, 'apps', 'embedded', 'src', 'server.ts'), {
-  PORT: '0', PAI_DATA_DIR: dataDir, PAI_ADMIN_API_KEY: 'bench-admin-key-0123456789abcdef', LOG_LEVEL: 'info',
+const bare = await startServer(join(BENCH_DIR, 'bare-server.ts'), {});
+const pai = await startServer(join(ROOT, 'apps', 'embedded', 'src', 'server.ts'), {
+  PAI_DATA_DIR: dataDir, PAI_ADMIN_API_KEY: 'bench-admin-key-0123456789abcdef', LOG_LEVEL: 'info',
   OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
 });
 try {

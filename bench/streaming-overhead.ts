@@ -1,6 +1,8 @@
 /**
  * Streaming overhead: time to first token through POST /v1/chat (SSE, memory off) minus time to first
- * token straight from the same stand-in model, measured in interleaved pairs in one run.
+ * token straight from the same stand-in model, measured in interleaved pairs in one run. The stand-in
+ * model and PAI (the embedded server, as `npm start` runs it) each run in their own process, as they
+ * would in production; this process is only the client.
  * Target: p50 ≤ 1 ms, p99 ≤ 10 ms. Usage: pnpm --filter @pai/bench run streaming-overhead [pairs]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import { startOpenAiStandIn } from '@pai/model-provider/testing';
-import { buildEmbeddedApp, loadEmbeddedConfig } from '@pai/embedded';
 import { fmt, summary } from './stats.js';
+import { BENCH_DIR, ROOT, startServer } from './processes.js';
 
 const PAIRS = Number(process.argv[2] ?? 500);
 const WARMUP = 50;
@@ -34,36 +35,41 @@ async function timeToFirst(url: string, headers: Record<string, string>, body: u
   return seen;
 }
 
-const standIn = await startOpenAiStandIn();
 const dataDir = mkdtempSync(join(tmpdir(), 'pai-bench-'));
-const { app } = await buildEmbeddedApp(
-  loadEmbeddedConfig({ PAI_DATA_DIR: dataDir, PAI_ADMIN_API_KEY: ADMIN, OPENAI_BASE_URL: standIn.url, LLM_MODEL: 'stand-in', LOG_LEVEL: 'warn' }),
-  { logger: false },
-);
-const base = await app.listen({ port: 0, host: '127.0.0.1' });
-const admin = { authorization: `Bearer ${ADMIN}` };
-const user = (await app.inject({ method: 'POST', url: '/v1/users', headers: admin, payload: { name: 'bench' } })).json();
-const key = (await app.inject({ method: 'POST', url: `/v1/users/${user.id}/api-keys`, headers: admin, payload: {} })).json();
+const standIn = await startServer(join(BENCH_DIR, 'stand-in-server.ts'), {}, '/v1/models');
+const modelUrl = `${standIn.url}/v1`;
+const pai = await startServer(join(ROOT, 'apps', 'embedded', 'src', 'server.ts'), {
+  PAI_DATA_DIR: dataDir, PAI_ADMIN_API_KEY: ADMIN, OPENAI_BASE_URL: modelUrl, LLM_MODEL: 'stand-in', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+});
+const proxy = await startServer(join(BENCH_DIR, 'bare-proxy.ts'), { UPSTREAM: modelUrl });
+const base = pai.url;
+const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+const user = (await (await fetch(`${base}/v1/users`, { method: 'POST', headers: admin, body: '{"name":"bench"}' })).json()) as { id: string };
+const key = (await (await fetch(`${base}/v1/users/${user.id}/api-keys`, { method: 'POST', headers: admin, body: '{}' })).json()) as { key: string };
 const auth = { authorization: `Bearer ${key.key}` };
 
-const direct = () => timeToFirst(`${standIn.url}/chat/completions`, {}, {
+const direct = () => timeToFirst(`${modelUrl}/chat/completions`, {}, {
   model: 'stand-in', stream: true, messages: [{ role: 'user', content: 'how fast is the first token' }],
 }, '"content":"');
+const viaProxy = () => timeToFirst(`${proxy.url}/v1/chat`, {}, { message: 'how fast is the first token' }, 'event: delta');
 const viaPai = () => timeToFirst(`${base}/v1/chat`, auth, { message: 'how fast is the first token', stream: true, memory: 'off' }, 'event: delta');
 
 for (let i = 0; i < WARMUP; i++) {
   await direct();
   await viaPai();
+  await viaProxy();
 }
 const directMs: number[] = [];
 const paiMs: number[] = [];
 const diffs: number[] = [];
+const floorDiffs: number[] = [];
 for (let i = 0; i < PAIRS; i++) {
   // Alternate which goes first so drift on a noisy machine does not favour one side.
   const [d, p] = i % 2 === 0 ? [await direct(), await viaPai()] : (([pp, dd]) => [dd, pp])([await viaPai(), await direct()]);
   directMs.push(d);
   paiMs.push(p);
   diffs.push(p - d);
+  floorDiffs.push((await viaProxy()) - (await direct()));
 }
 
 const d = summary(directMs);
@@ -72,9 +78,12 @@ const o = summary(diffs);
 console.log(`streaming overhead, ${PAIRS} interleaved pairs (after ${WARMUP} warm-up pairs)`);
 console.log(`  TTFT direct to stand-in : p50 ${fmt(d.p50)}  p95 ${fmt(d.p95)}  p99 ${fmt(d.p99)}`);
 console.log(`  TTFT through /v1/chat   : p50 ${fmt(p.p50)}  p95 ${fmt(p.p95)}  p99 ${fmt(p.p99)}`);
+const f = summary(floorDiffs);
+console.log(`  floor: bare proxy hop   : p50 ${fmt(f.p50)}  p95 ${fmt(f.p95)}  p99 ${fmt(f.p99)}  (any extra HTTP hop on this machine)`);
 console.log(`  overhead (pair diff)    : p50 ${fmt(o.p50)}  p95 ${fmt(o.p95)}  p99 ${fmt(o.p99)}  (target p50 ≤ 1 ms, p99 ≤ 10 ms)`);
 
-await app.close();
-await standIn.close();
+pai.child.kill('SIGTERM');
+proxy.child.kill('SIGTERM');
+standIn.child.kill('SIGTERM');
 await dispatcher.close();
 rmSync(dataDir, { recursive: true, force: true });

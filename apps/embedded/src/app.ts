@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createInjectTransport, createMemoryClient } from '@pai/contracts';
 import { authPlugin, createServiceApp, type LoggerSettings, type ServiceApp } from '@pai/service-kit';
 import type { ModelProvider } from '@pai/model-provider';
 import type { Store } from '@pai/store';
 import { agentService, AGENT_TAGS, createModelProvider } from '@pai/agent';
-import { memoryService, MEMORY_TAGS, createStoreAuthenticator, openStore, resolveAdminKey } from '@pai/memory';
+import { memoryService, MEMORY_TAGS, createLocalMemoryClient, createStoreAuthenticator, openStore, resolveAdminKey } from '@pai/memory';
 import { searchService, SEARCH_TAGS } from '@pai/search';
 import type { EmbeddedConfig } from './config.js';
 
@@ -24,8 +23,8 @@ export interface EmbeddedApp {
 
 /**
  * The embedded default: agent, memory and search in one Fastify instance on one port, with one merged
- * OpenAPI document. The agent reaches the memory service through the same typed client it uses across
- * processes, over Fastify's inject instead of a socket.
+ * OpenAPI document. The agent reaches the memory service through the same MemoryClient interface it uses
+ * across processes, implemented here by direct calls into the memory domain.
  */
 export async function buildEmbeddedApp(config: EmbeddedConfig, overrides: EmbeddedOverrides = {}): Promise<EmbeddedApp> {
   const server = config.memory.server;
@@ -46,7 +45,7 @@ export async function buildEmbeddedApp(config: EmbeddedConfig, overrides: Embedd
 
   await app.register(authPlugin, { authenticator, internalToken });
   await app.register(memoryService, { store, authenticator });
-  const memory = createMemoryClient({ transport: createInjectTransport(app, 'memory (in-process)'), internalToken });
+  const memory = createLocalMemoryClient(store, authenticator);
   await app.register(agentService, { config: config.agent, model: overrides.model ?? createModelProvider(config.agent.llm), memory });
   await app.register(searchService, { config: config.search });
   return { app, adminKeyPath: adminKey.path };

@@ -4,3 +4,4 @@ export { loadMemoryConfig, memoryConfigFrom, memoryEnv, type MemoryConfig } from
 export { resolveAdminKey, type AdminKey } from './domain/admin-key.js';
 export { createStoreAuthenticator } from './domain/accounts.js';
 export { openStore } from './plugins/open-store.js';
+export { createLocalMemoryClient } from './local-client.js';

@@ -68,11 +68,7 @@ export const authPlugin = fp<AuthPluginOptions>(async (app, options) => {
   app.decorateRequest('principal', null);
   app.decorateRequest('internalCall', false);
 
-  app.addHook('onRequest', async (request) => {
-    const configured = request.routeOptions.config?.auth;
-    const mode: AuthMode = configured ?? (request.url.startsWith('/v1/') ? 'user' : 'none');
-    if (mode === 'none') return;
-
+  const resolve = async (request: FastifyRequest, mode: AuthMode): Promise<void> => {
     const internal = request.headers[INTERNAL_HEADERS.token];
     if (typeof internal === 'string') {
       if (!safeEqual(internal, options.internalToken)) throw AuthErrors.invalidKey();
@@ -92,6 +88,14 @@ export const authPlugin = fp<AuthPluginOptions>(async (app, options) => {
     if (mode === 'admin' && principal?.kind !== 'admin') throw AuthErrors.adminRequired();
     if (mode === 'user' && principal?.kind !== 'user') throw AuthErrors.userRequired();
     if (mode === 'any' && principal === null) throw AuthErrors.missingKey();
+  };
+
+  // A callback hook: public routes (probes, docs) pay no promise for auth.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const configured = request.routeOptions.config?.auth;
+    const mode: AuthMode = configured ?? (request.url.startsWith('/v1/') ? 'user' : 'none');
+    if (mode === 'none') return done();
+    resolve(request, mode).then(() => done(), done);
   });
 }, { name: 'pai-auth', fastify: '5.x' });
 

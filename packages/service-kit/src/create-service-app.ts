@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger, type RawServerDefault, type RawRequestDefaultExpression, type RawReplyDefaultExpression } from 'fastify';
+import Fastify, { LogController, type FastifyServerOptions, type FastifyInstance, type FastifyBaseLogger, type RawServerDefault, type RawRequestDefaultExpression, type RawReplyDefaultExpression } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import {
@@ -15,6 +15,21 @@ import { loggerOptions, type LoggerSettings } from './logger.js';
 import { createReadiness, registerHealthRoutes, type Readiness } from './health.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import { INTERNAL_HEADERS } from './auth.js';
+
+const PROBES = new Set(['/healthz', '/readyz']);
+let probeLogger: { parent: FastifyBaseLogger; child: FastifyBaseLogger } | null = null;
+
+/**
+ * Probes run thousands of times a minute and log nothing below warn: they share one child logger
+ * instead of creating one per request (what Fastify does for every other request).
+ */
+const probeAwareChildLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = function (logger, bindings, options, raw) {
+  if (raw.url !== undefined && PROBES.has(raw.url)) {
+    if (probeLogger?.parent !== logger) probeLogger = { parent: logger, child: logger.child({ probe: true }, { level: 'warn' }) };
+    return probeLogger!.child;
+  }
+  return logger.child(bindings, options);
+};
 
 export type ServiceApp = FastifyInstance<
   RawServerDefault,
@@ -59,6 +74,7 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Serv
     genReqId: genRequestId,
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    childLoggerFactory: probeAwareChildLogger,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
@@ -70,13 +86,15 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Serv
   app.decorate('readiness', createReadiness());
   app.decorate('lifecycle', createLifecycle());
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // While draining, new work is refused (calls between PAI services still finish what is in flight).
     if (app.lifecycle.draining && request.headers[INTERNAL_HEADERS.token] === undefined) {
       reply.header('connection', 'close');
-      return sendError(request, reply, ServiceErrors.shuttingDown());
+      sendError(request, reply, ServiceErrors.shuttingDown());
+      return;
     }
+    done();
   });
 
   registerErrorHandling(app, options.bodyLimitBytes);

@@ -10,12 +10,19 @@ export interface SseStream {
   readonly open: boolean;
   /** Writes one event; waits for the socket to drain when its buffer is full. */
   send(event: string, data: unknown): Promise<void>;
+  /** Sends what was written since open() in one packet (headers included); see `corked`. */
+  flush(): void;
   end(): void;
 }
 
 export interface SseOptions {
   /** Interval of `: ping` comments that keep proxies from timing the stream out. */
   pingMs: number;
+  /**
+   * Hold the headers and the first events until flush(), so that they leave in one packet (the
+   * chat route sends `start` and the first `delta` together).
+   */
+  corked?: boolean;
   headers?: Record<string, string>;
 }
 
@@ -33,8 +40,10 @@ export function openSse(request: FastifyRequest, reply: FastifyReply, options: S
     'x-request-id': request.id,
     ...options.headers,
   });
-  res.flushHeaders();
   res.socket?.setNoDelay(true);
+  let corked = options.corked === true;
+  if (corked) res.cork();
+  else res.flushHeaders();
 
   const ping = setInterval(() => {
     if (!ended && res.writable) res.write(': ping\n\n');
@@ -69,7 +78,17 @@ export function openSse(request: FastifyRequest, reply: FastifyReply, options: S
     send(event, data) {
       return write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },
+    flush() {
+      if (corked) {
+        corked = false;
+        res.uncork();
+      }
+    },
     end() {
+      if (corked) {
+        corked = false;
+        res.uncork();
+      }
       if (ended) return;
       ended = true;
       clearInterval(ping);

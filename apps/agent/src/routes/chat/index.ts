@@ -84,17 +84,21 @@ export const chatRoutes: RoutePlugin<ChatRouteOptions> = async (app, { deps, sse
 
     async function streamChat() {
       let sse: SseStream | null = null;
+      // Headers, `start` and the first delta leave in one packet.
       const open = async () => {
         if (sse) return;
-        sse = openSse(request, reply, { pingMs: ssePingMs });
+        sse = openSse(request, reply, { pingMs: ssePingMs, corked: true });
         await sse.send('start', turn.start);
       };
       // A slow first token opens the stream anyway, so pings keep proxies patient.
-      const early = setTimeout(() => void open(), ssePingMs);
+      const early = setTimeout(() => void open().then(() => sse?.flush()), ssePingMs);
       const outcome = await streamTurn(deps, ctx, turn, {
         open,
         delta: async (text) => {
-          await sse!.send('delta', { text });
+          const stream = sse!;
+          const sent = stream.send('delta', { text });
+          stream.flush();
+          await sent;
         },
       }, abort.signal).finally(() => clearTimeout(early));
 

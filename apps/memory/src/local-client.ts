@@ -1,0 +1,38 @@
+import type { MemoryClient } from '@pai/contracts';
+import type { Authenticator } from '@pai/service-kit';
+import type { Store } from '@pai/store';
+import { appendMessage, beginTurn } from './domain/conversations.js';
+import { conversationDto, messageDto } from './domain/dto.js';
+
+/**
+ * The memory client for the embedded default: the same interface the agent uses across processes,
+ * answered by direct calls into the memory domain (no HTTP, no serialization), so one process pays
+ * nothing for the service boundary. Inputs were validated at the agent's edge.
+ */
+export function createLocalMemoryClient(store: Store, authenticator: Authenticator): MemoryClient {
+  return {
+    async verifyKey(key) {
+      const principal = await authenticator.authenticate(key);
+      if (principal === null) return null;
+      return principal.kind === 'admin' ? { kind: 'admin' } : { kind: 'user', user_id: principal.userId, key_id: principal.keyId };
+    },
+    async beginTurn(body, ctx) {
+      const turn = await beginTurn(store, ctx.userId, {
+        conversationId: body.conversation_id, agentId: body.agent_id, message: body.message, historyLimit: body.history_limit,
+      });
+      return {
+        conversation: conversationDto(turn.conversation),
+        created: turn.created,
+        user_message: messageDto(turn.userMessage),
+        history: turn.history.map(messageDto),
+      };
+    },
+    async appendMessage(conversationId, body, ctx) {
+      return messageDto(await appendMessage(store, ctx.userId, conversationId, { ...body, incomplete: body.incomplete ?? false }));
+    },
+    async ready() {
+      await store.ping();
+    },
+    async close() {},
+  };
+}
