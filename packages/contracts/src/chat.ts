@@ -15,33 +15,39 @@ export const ChatRequestSchema = z
   .meta({ id: 'ChatRequest' });
 
 export const UsageSchema = z.object({
-  input_tokens: z.number().int(),
-  output_tokens: z.number().int(),
-  cost_usd: z.number(),
+  input_tokens: z.number().int().describe('Prompt tokens (as reported by the provider)'),
+  output_tokens: z.number().int().describe('Answer tokens'),
+  cost_usd: z.number().describe('Cost of the call in US dollars at the configured prices (0 for local models)'),
   estimated: z.boolean().optional().describe('True when the provider did not report usage and PAI estimated it'),
 });
 
-export const AgentRefSchema = z.object({ id: z.string(), version: z.number().int() });
+export const AgentRefSchema = z.object({
+  id: z.string().describe('Agent id'),
+  version: z.number().int().describe('The immutable agent version that answered'),
+});
 
 export const ChatResponseSchema = z
   .object({
-    conversation_id: z.string(),
+    conversation_id: z.string().describe('The conversation (new or continued)'),
     message_id: z.string().describe("The assistant message's id"),
     message: z.string().describe('The answer'),
     agent: AgentRefSchema,
-    model: z.string(),
+    model: z.string().describe('The model id that produced the answer'),
     usage: UsageSchema,
-    memories_used: z.array(z.object({ id: z.string(), content: z.string(), score: z.number() })),
-    citations: z.array(z.object({ document_id: z.string(), chunk_id: z.string(), title: z.string(), score: z.number() })),
-    judge: z.object({ score: z.number(), verdict: z.string(), attempts: z.number().int() }).optional(),
+    memories_used: z.array(z.object({ id: z.string(), content: z.string(), score: z.number() }))
+      .describe('Long-term memories put into the prompt (empty with memory: "off")'),
+    citations: z.array(z.object({ document_id: z.string(), chunk_id: z.string(), title: z.string(), score: z.number() }))
+      .describe('Document passages put into the prompt (empty with documents: "off")'),
+    judge: z.object({ score: z.number(), verdict: z.string(), attempts: z.number().int() }).optional()
+      .describe("The judge's verdict, when the agent version has a judge"),
   })
   .meta({ id: 'ChatResponse' });
 
 export const ChatStartEventSchema = z.object({
-  conversation_id: z.string(),
-  message_id: z.string(),
+  conversation_id: z.string().describe('The conversation (new or continued)'),
+  message_id: z.string().describe("The assistant message's id"),
   agent: AgentRefSchema,
-  model: z.string(),
+  model: z.string().describe('The model id asked for'),
 });
 
 export type ChatRequestDto = z.infer<typeof ChatRequestSchema>;

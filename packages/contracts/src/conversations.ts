@@ -7,21 +7,21 @@ export const RoleSchema = z.enum(['user', 'assistant']);
 
 export const MessageSchema = z
   .object({
-    id: z.string(),
-    role: RoleSchema,
-    content: z.string(),
-    created_at: timestamp,
+    id: z.string().describe('Message id (msg_…)'),
+    role: RoleSchema.describe('Who wrote it: the user or the assistant'),
+    content: z.string().describe('The text'),
+    created_at: timestamp.describe('When it was stored'),
     incomplete: z.literal(true).optional().describe('Present when the answer was cut short (client gone, model failed mid-stream, shutdown)'),
   })
   .meta({ id: 'Message' });
 
 export const ConversationSchema = z
   .object({
-    id: z.string(),
-    title: z.string().nullable(),
-    agent_id: z.string(),
-    created_at: timestamp,
-    updated_at: timestamp,
+    id: z.string().describe('Conversation id (conv_…)'),
+    title: z.string().nullable().describe('Given at creation, or the start of the first message'),
+    agent_id: z.string().describe('The agent that answers in this conversation'),
+    created_at: timestamp.describe('When the conversation started'),
+    updated_at: timestamp.describe('When its last message was stored'),
   })
   .meta({ id: 'Conversation' });
 
@@ -36,7 +36,7 @@ export const AGENT_ID = z
 
 export const CreateConversationBodySchema = z
   .object({
-    title: z.string().trim().min(1).max(200).optional(),
+    title: z.string().trim().min(1).max(200).optional().describe('1..200 characters; omitted → set from the first chat message'),
     agent_id: AGENT_ID.optional().describe('Registry agent; "default" when omitted'),
   })
   .strict();

@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { timestamp } from './common.js';
 
 export const UserSchema = z
-  .object({ id: z.string(), name: z.string(), created_at: timestamp })
+  .object({
+    id: z.string().describe('User id (usr_…)'),
+    name: z.string().describe('Display name'),
+    created_at: timestamp.describe('When the user was created'),
+  })
   .meta({ id: 'User' });
 
 export const CreateUserBodySchema = z
@@ -11,11 +15,11 @@ export const CreateUserBodySchema = z
 
 export const ApiKeySchema = z
   .object({
-    id: z.string(),
-    user_id: z.string(),
+    id: z.string().describe('API key id (key_…), used to revoke it'),
+    user_id: z.string().describe('The user the key acts as'),
     prefix: z.string().describe('The first characters of the key, to recognise it; the key itself is never shown again'),
-    created_at: timestamp,
-    revoked_at: timestamp.nullable(),
+    created_at: timestamp.describe('When the key was created'),
+    revoked_at: timestamp.nullable().describe('When the key was revoked; null while it works'),
   })
   .meta({ id: 'ApiKey' });
 

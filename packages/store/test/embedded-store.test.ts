@@ -57,3 +57,13 @@ t.test('a database from a newer schema is refused', async (t) => {
   side.close();
   t.throws(() => createEmbeddedStore({ path }), /newer PAI/);
 });
+
+t.test('the database file is readable by its owner only', async (t) => {
+  const { statSync } = await import('node:fs');
+  const path = join(dir, 'private', 'mode.db');
+  const store = createEmbeddedStore({ path });
+  t.teardown(() => store.close());
+  await store.users.create({ id: newId('usr'), name: 'x', createdAt: new Date().toISOString() });
+  t.equal(statSync(path).mode & 0o777, 0o600);
+  t.equal(statSync(join(dir, 'private')).mode & 0o777, 0o700);
+});

@@ -33,8 +33,7 @@ export const modelPlugin = fp<{ model: ModelProvider }>(async (app, { model }) =
   let cached: { at: number; health: ModelHealth } | null = null;
   app.readiness.register('model', async () => {
     if (cached && Date.now() - cached.at < HEALTH_CACHE_MS) return cached.health;
-    const health = await model.check();
-    cached = { at: Date.now(), health: health.ok ? health : { ok: false, reason: `${health.reason} (${model.name} at ${model.endpoint})` } };
+    cached = { at: Date.now(), health: await model.check() };
     return cached.health;
   });
   app.addHook('onClose', async () => {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConflictErrors, NotFoundErrors, StoreErrors, isPaiError } from '@pai/errors';
@@ -97,8 +97,10 @@ function pageFrom<R, T>(rows: R[], limit: number, map: (r: R) => T, keyOf: (r: R
  * wrapped in promises to satisfy the async port; they complete in microseconds.
  */
 export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
   const db = new Database(options.path);
+  // Only the owner may read the database (SQLite gives its -wal and -shm files the same mode).
+  if (options.path !== ':memory:') chmodSync(options.path, 0o600);
   db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a power cut may lose the last commits, never corrupt the file.
   db.pragma('synchronous = NORMAL');
