@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { choiceVar, intVar, parseEnv, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
+import { choiceVar, intVar, deepFreeze, parseEnv, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
 
 export const DEFAULT_SYSTEM_PROMPT =
   'You are PAI, a personal assistant that remembers. Answer helpfully, honestly and concisely. ' +
@@ -76,5 +76,5 @@ export function agentConfigFrom(env: z.output<typeof schema>): AgentConfig {
 export const agentEnvSchema = schema;
 
 export function loadAgentConfig(env: Env): AgentConfig {
-  return agentConfigFrom(parseEnv(schema, env));
+  return deepFreeze(agentConfigFrom(parseEnv(schema, env)));
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseEnv, type Env } from '@pai/config';
+import { deepFreeze, parseEnv, type Env } from '@pai/config';
 import { agentConfigFrom, agentEnv, type AgentConfig } from '@pai/agent';
 import { memoryConfigFrom, memoryEnv, type MemoryConfig } from '@pai/memory';
 import { searchConfigFrom, searchEnv, type SearchConfig } from '@pai/search';
@@ -19,5 +19,5 @@ export interface EmbeddedConfig {
 
 export function loadEmbeddedConfig(env: Env): EmbeddedConfig {
   const parsed = parseEnv(schema, env);
-  return Object.freeze({ memory: memoryConfigFrom(parsed), agent: agentConfigFrom(parsed), search: searchConfigFrom(parsed) });
+  return deepFreeze({ memory: memoryConfigFrom(parsed), agent: agentConfigFrom(parsed), search: searchConfigFrom(parsed) });
 }

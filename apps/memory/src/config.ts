@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { choiceVar, parseEnv, serverConfigFrom, serverEnv, type Env, type ServerConfig } from '@pai/config';
+import { choiceVar, deepFreeze, parseEnv, serverConfigFrom, serverEnv, type Env, type ServerConfig } from '@pai/config';
 
 export const memoryEnv = {
   ...serverEnv,
@@ -26,5 +26,5 @@ export function memoryConfigFrom(env: z.output<z.ZodObject<typeof memoryEnv>>): 
 }
 
 export function loadMemoryConfig(env: Env): MemoryConfig {
-  return memoryConfigFrom(parseEnv(z.object(memoryEnv), env));
+  return deepFreeze(memoryConfigFrom(parseEnv(z.object(memoryEnv), env)));
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { choiceVar, parseEnv, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
+import { choiceVar, deepFreeze, parseEnv, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
 
 export const searchEnv = {
   ...serverEnv,
@@ -25,5 +25,5 @@ export function searchConfigFrom(env: z.output<z.ZodObject<typeof searchEnv>>): 
 }
 
 export function loadSearchConfig(env: Env): SearchConfig {
-  return searchConfigFrom(parseEnv(z.object(searchEnv), env));
+  return deepFreeze(searchConfigFrom(parseEnv(z.object(searchEnv), env)));
 }

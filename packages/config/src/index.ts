@@ -31,7 +31,8 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: Env): z.output<S> 
   return deepFreeze(result.data);
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes a configuration object and everything in it. */
+export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) deepFreeze(v);
