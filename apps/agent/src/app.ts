@@ -1,6 +1,7 @@
 import { createHttpTransport, createMemoryClient, type MemoryClient } from '@pai/contracts';
 import { authPlugin, createRemoteAuthenticator, createServiceApp, type LoggerSettings, type ServiceApp } from '@pai/service-kit';
 import type { ModelProvider } from '@pai/model-provider';
+import { openStore, type Store } from '@pai/store';
 import type { AgentConfig } from './config.js';
 import { createModelProvider } from './plugins/model.js';
 import { AGENT_TAGS, agentService } from './service.js';
@@ -8,6 +9,7 @@ import { AGENT_TAGS, agentService } from './service.js';
 export interface AgentOverrides {
   model?: ModelProvider;
   memory?: MemoryClient;
+  store?: Store;
   logger?: LoggerSettings | false;
 }
 
@@ -37,7 +39,14 @@ export async function buildApp(config: AgentConfig, overrides: AgentOverrides = 
     return { ok: true };
   });
   app.addHook('onClose', async () => memory.close());
+  // The agent's own records (usage) live in its own database when it runs apart.
+  const store = overrides.store ?? openStore({ backend: config.store.backend, dataDir: config.dataDir, file: 'agent.db' });
+  app.readiness.register('store', async () => {
+    await store.ping();
+    return { ok: true };
+  });
+  app.addHook('onClose', async () => store.close());
   await app.register(authPlugin, { authenticator: createRemoteAuthenticator(memory), internalToken });
-  await app.register(agentService, { config, model: overrides.model ?? createModelProvider(config.llm), memory });
+  await app.register(agentService, { config, model: overrides.model ?? createModelProvider(config.llm), memory, store });
   return app;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_PRICES, type PriceTable } from './domain/pricing.js';
 import { choiceVar, intVar, deepFreeze, parseEnv, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
 
 export const DEFAULT_SYSTEM_PROMPT =
@@ -21,7 +22,32 @@ export const agentEnv = {
   PAI_SYSTEM_PROMPT: z.string().min(1).optional(),
   PAI_SSE_PING_MS: intVar(15_000, 10, 600_000),
   MEMORY_SERVICE_URL: urlVar().optional(),
+  PAI_DATA_DIR: z.string().default('./.pai'),
+  STORE_BACKEND: choiceVar(['embedded'], 'embedded', ['dynamodb']),
+  PAI_MODEL_PRICES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return {};
+      let json: unknown;
+      try {
+        json = JSON.parse(v);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'expected JSON like {"model-id": {"input_per_1k": 0.001, "output_per_1k": 0.002}}' });
+        return z.NEVER;
+      }
+      const parsed = priceTableSchema.safeParse(json);
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: `expected {"model-id": {"input_per_1k": number, "output_per_1k": number}} (${parsed.error.issues[0]?.message})` });
+        return z.NEVER;
+      }
+      return parsed.data;
+    }),
+  PAI_DAILY_TOKEN_BUDGET: intVar(0, 0, 1_000_000_000_000),
+  PAI_MAX_CONCURRENT_STREAMS: intVar(4, 0, 10_000),
 };
+
+const priceTableSchema = z.record(z.string().min(1), z.object({ input_per_1k: z.number().min(0), output_per_1k: z.number().min(0) }).strict());
 
 /** The provider's default model when LLM_MODEL is unset. */
 export const DEFAULT_MODELS = { openai: 'llama3.2' } as const;
@@ -43,6 +69,17 @@ export interface AgentConfig {
   chat: { historyMessages: number; systemPrompt: string; ssePingMs: number };
   /** Where the memory service is; undefined → in-process (embedded). */
   memoryServiceUrl: string | undefined;
+  /** The agent's own records (usage): its store when it runs apart. */
+  dataDir: string;
+  store: { backend: 'embedded' };
+  /** Default prices with PAI_MODEL_PRICES on top. */
+  prices: PriceTable;
+  limits: {
+    /** Input + output tokens per user per UTC day; 0 = unlimited. */
+    dailyTokenBudget: number;
+    /** Concurrent streamed answers per user (per instance); 0 = unlimited. */
+    maxConcurrentStreams: number;
+  };
 }
 
 const schema = z.object(agentEnv).superRefine((env, ctx) => {
@@ -70,6 +107,10 @@ export function agentConfigFrom(env: z.output<typeof schema>): AgentConfig {
       ssePingMs: env.PAI_SSE_PING_MS,
     },
     memoryServiceUrl: env.MEMORY_SERVICE_URL,
+    dataDir: env.PAI_DATA_DIR,
+    store: { backend: env.STORE_BACKEND },
+    prices: { ...DEFAULT_PRICES, ...env.PAI_MODEL_PRICES },
+    limits: { dailyTokenBudget: env.PAI_DAILY_TOKEN_BUDGET, maxConcurrentStreams: env.PAI_MAX_CONCURRENT_STREAMS },
   };
 }
 

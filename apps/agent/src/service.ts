@@ -1,37 +1,51 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { MemoryClient } from '@pai/contracts';
 import type { ModelProvider } from '@pai/model-provider';
+import type { Store } from '@pai/store';
 import type { AgentConfig } from './config.js';
 import { createDefaultAgentCatalog, type AgentCatalog } from './domain/agents.js';
-import { modelPlugin } from './plugins/model.js';
+import type { ChatDeps } from './domain/chat-turn.js';
+import { createStreamLimiter } from './domain/limits.js';
+import { createUsageRecorder } from './domain/usage.js';
+import { createModelMetrics, instrumentModel, modelPlugin } from './plugins/model.js';
 import { chatRoutes } from './routes/chat/index.js';
+import { chatCompletionsRoutes } from './routes/chat-completions/index.js';
+import { usageRoutes } from './routes/usage/index.js';
 
 export interface AgentServiceOptions {
   config: AgentConfig;
   model: ModelProvider;
   memory: MemoryClient;
+  /** The agent's records (usage). Its lifecycle belongs to the caller. */
+  store: Store;
   agents?: AgentCatalog;
 }
 
-export const AGENT_TAGS = [{ name: 'chat', description: 'Talk to the agent: JSON or streamed answers that remember the conversation' }];
+export const AGENT_TAGS = [
+  { name: 'chat', description: 'Talk to the agent: JSON or streamed answers that remember the conversation' },
+  { name: 'openai-compatible', description: 'The same chat through the OpenAI Chat Completions protocol, for any OpenAI client' },
+  { name: 'usage', description: 'Token usage and cost per user' },
+];
 
 /** Everything the agent service serves, as one encapsulated plugin. */
-export const agentService: FastifyPluginAsync<AgentServiceOptions> = async (app, { config, model, memory, agents }) => {
-  await app.register(modelPlugin, { model });
-  const catalog = agents ?? createDefaultAgentCatalog({
-    systemPrompt: config.chat.systemPrompt, model: config.llm.model, maxTokens: config.llm.maxOutputTokens,
-  });
-  await app.register(chatRoutes, {
-    deps: {
-      memory,
-      model,
-      agents: catalog,
-      settings: {
-        historyMessages: config.chat.historyMessages,
-        contextTokens: config.llm.contextTokens,
-        maxOutputTokens: config.llm.maxOutputTokens,
-      },
+export const agentService: FastifyPluginAsync<AgentServiceOptions> = async (app, { config, model, memory, store, agents }) => {
+  const metrics = createModelMetrics(app.metrics.registry);
+  const instrumented = instrumentModel(model, metrics);
+  await app.register(modelPlugin, { model: instrumented });
+  const deps: ChatDeps = {
+    memory,
+    model: instrumented,
+    agents: agents ?? createDefaultAgentCatalog({ systemPrompt: config.chat.systemPrompt, model: config.llm.model, maxTokens: config.llm.maxOutputTokens }),
+    usage: { recorder: createUsageRecorder(store.usage, config.prices, metrics.observeUsage), store: store.usage },
+    settings: {
+      historyMessages: config.chat.historyMessages,
+      contextTokens: config.llm.contextTokens,
+      maxOutputTokens: config.llm.maxOutputTokens,
+      dailyTokenBudget: config.limits.dailyTokenBudget,
     },
-    ssePingMs: config.chat.ssePingMs,
-  });
+  };
+  const streams = createStreamLimiter(config.limits.maxConcurrentStreams);
+  await app.register(chatRoutes, { deps, streams, ssePingMs: config.chat.ssePingMs });
+  await app.register(chatCompletionsRoutes, { deps, streams, ssePingMs: config.chat.ssePingMs });
+  await app.register(usageRoutes, { store: store.usage });
 };

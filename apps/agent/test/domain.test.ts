@@ -3,7 +3,10 @@ import { LlmErrors, NotFoundErrors } from '@pai/errors';
 import type { MemoryClient, MessageDto } from '@pai/contracts';
 import type { ModelProvider, ModelStreamEvent } from '@pai/model-provider';
 import { buildPrompt, createDefaultAgentCatalog, loadAgentConfig } from '@pai/agent';
+import { createEmbeddedStore } from '@pai/store';
 import { prepareTurn, streamTurn, completeTurn, clientErrorFor, type ChatDeps } from '../src/domain/chat-turn.js';
+import { createUsageRecorder } from '../src/domain/usage.js';
+import { DEFAULT_PRICES } from '../src/domain/pricing.js';
 
 t.test('buildPrompt keeps the newest turns that fit and always the system prompt and new message', async (t) => {
   const history = Array.from({ length: 500 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `message ${i} ${'lorem '.repeat(20)}` }));
@@ -61,7 +64,10 @@ function fakeModel(events: Array<ModelStreamEvent | Error>): ModelProvider {
   };
 }
 
-const settings = { historyMessages: 10, contextTokens: 4096, maxOutputTokens: 256 };
+const settings = { historyMessages: 10, contextTokens: 4096, maxOutputTokens: 256, dailyTokenBudget: 0 };
+const usageStore = createEmbeddedStore({ path: ':memory:' });
+t.teardown(() => usageStore.close());
+const usage = { recorder: createUsageRecorder(usageStore.usage, DEFAULT_PRICES), store: usageStore.usage };
 const agents = createDefaultAgentCatalog({ systemPrompt: 'be kind', model: 'm', maxTokens: 256 });
 const ctx = { userId: 'usr_1', requestId: 'r' };
 const sink = () => {
@@ -71,7 +77,7 @@ const sink = () => {
 
 t.test('prepareTurn sends history and the agent prompt; unknown agents fail before storing', async (t) => {
   const stored: Array<{ content: string; incomplete: boolean | undefined }> = [];
-  const deps: ChatDeps = { memory: fakeMemory(stored), model: fakeModel([]), agents, settings };
+  const deps: ChatDeps = { memory: fakeMemory(stored), model: fakeModel([]), agents, settings, usage };
   const turn = await prepareTurn(deps, ctx, { message: 'hello' });
   t.same(turn.request.messages.map((m) => m.content), ['be kind', 'earlier', 'hello']);
   t.equal(turn.request.maxTokens, 256);
@@ -84,7 +90,7 @@ t.test('prepareTurn sends history and the agent prompt; unknown agents fail befo
 t.test('streamTurn: a complete stream stores the answer once, not incomplete', async (t) => {
   const stored: Array<{ content: string; incomplete: boolean | undefined }> = [];
   const deps: ChatDeps = {
-    memory: fakeMemory(stored), agents, settings,
+    memory: fakeMemory(stored), agents, settings, usage,
     model: fakeModel([{ type: 'delta', text: 'Hel' }, { type: 'delta', text: 'lo' }, { type: 'done', model: 'm', usage: { inputTokens: 1, outputTokens: 2, estimated: false }, finishReason: 'stop' }]),
   };
   const turn = await prepareTurn(deps, ctx, { message: 'hi' });
@@ -98,7 +104,7 @@ t.test('streamTurn: a complete stream stores the answer once, not incomplete', a
 
 t.test('streamTurn: failure mid-stream stores the partial answer incomplete', async (t) => {
   const stored: Array<{ content: string; incomplete: boolean | undefined }> = [];
-  const deps: ChatDeps = { memory: fakeMemory(stored), agents, settings, model: fakeModel([{ type: 'delta', text: 'part' }, LlmErrors.badResponse('cut')]) };
+  const deps: ChatDeps = { memory: fakeMemory(stored), agents, settings, usage, model: fakeModel([{ type: 'delta', text: 'part' }, LlmErrors.badResponse('cut')]) };
   const turn = await prepareTurn(deps, ctx, { message: 'hi' });
   const outcome = await streamTurn(deps, ctx, turn, sink().sink, new AbortController().signal);
   t.notOk(outcome.ok);
@@ -108,7 +114,7 @@ t.test('streamTurn: failure mid-stream stores the partial answer incomplete', as
 
 t.test('streamTurn: failure before any text stores nothing; a stream without done is a bad response', async (t) => {
   const stored: Array<{ content: string; incomplete: boolean | undefined }> = [];
-  const early: ChatDeps = { memory: fakeMemory(stored), agents, settings, model: fakeModel([LlmErrors.timeout('slow')]) };
+  const early: ChatDeps = { memory: fakeMemory(stored), agents, settings, usage, model: fakeModel([LlmErrors.timeout('slow')]) };
   const turn = await prepareTurn(early, ctx, { message: 'hi' });
   const outcome = await streamTurn(early, ctx, turn, sink().sink, new AbortController().signal);
   t.notOk(outcome.ok);
@@ -122,7 +128,7 @@ t.test('streamTurn: failure before any text stores nothing; a stream without don
 });
 
 t.test('streamTurn: when storing the partial answer fails, the store error is reported', async (t) => {
-  const deps: ChatDeps = { memory: fakeMemory([], true), agents, settings, model: fakeModel([{ type: 'delta', text: 'p' }, LlmErrors.badResponse('cut')]) };
+  const deps: ChatDeps = { memory: fakeMemory([], true), agents, settings, usage, model: fakeModel([{ type: 'delta', text: 'p' }, LlmErrors.badResponse('cut')]) };
   const turn = await prepareTurn(deps, ctx, { message: 'hi' });
   const outcome = await streamTurn(deps, ctx, turn, sink().sink, new AbortController().signal);
   if (!outcome.ok) t.equal(outcome.error.code, 'PAI_INTERNAL_ERROR');
@@ -143,7 +149,7 @@ t.test('abort causes: shutdown becomes PAI_SERVICE_SHUTTING_DOWN, unavailability
 
 t.test('completeTurn maps model errors and stores the whole answer', async (t) => {
   const stored: Array<{ content: string; incomplete: boolean | undefined }> = [];
-  const deps: ChatDeps = { memory: fakeMemory(stored), agents, settings, model: fakeModel([]) };
+  const deps: ChatDeps = { memory: fakeMemory(stored), agents, settings, usage, model: fakeModel([]) };
   const turn = await prepareTurn(deps, ctx, { message: 'hi' });
   const answer = await completeTurn(deps, ctx, turn, new AbortController().signal);
   t.equal(answer.message, 'whole');

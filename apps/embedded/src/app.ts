@@ -46,7 +46,7 @@ export async function buildEmbeddedApp(config: EmbeddedConfig, overrides: Embedd
   await app.register(authPlugin, { authenticator, internalToken });
   await app.register(memoryService, { store, authenticator });
   const memory = createLocalMemoryClient(store, authenticator);
-  await app.register(agentService, { config: config.agent, model: overrides.model ?? createModelProvider(config.agent.llm), memory });
+  await app.register(agentService, { config: config.agent, model: overrides.model ?? createModelProvider(config.agent.llm), memory, store });
   await app.register(searchService, { config: config.search });
   return { app, adminKeyPath: adminKey.path };
 }

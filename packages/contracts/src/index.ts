@@ -5,3 +5,6 @@ export * from './chat.js';
 export * from './internal.js';
 export * from './clients/transport.js';
 export * from './clients/memory-client.js';
+export * from './usage.js';
+export * from './openai-compat.js';
+export * from './routing.js';

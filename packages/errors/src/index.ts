@@ -106,6 +106,8 @@ export const LlmErrors = {
   badResponse: defineError<[detail: string]>('PAI_LLM_BAD_RESPONSE', 502, (detail) => detail),
   upstream: defineError<[detail: string]>('PAI_LLM_UPSTREAM_ERROR', 502, (detail) => detail),
   rateLimited: defineError<[detail: string]>('PAI_LLM_RATE_LIMITED', 503, (detail) => detail),
+  /** The provider rejected the request itself (e.g. Bedrock ValidationException); retrying will not help. */
+  invalidRequest: defineError<[detail: string]>('PAI_LLM_INVALID_REQUEST', 400, (detail) => detail),
   aborted: defineError('PAI_LLM_ABORTED', 499, 'The model call was cancelled.'),
 } as const;
 

@@ -3,15 +3,21 @@
  * Adapters (src/adapters/*) speak one vendor protocol each and translate every failure into the
  * catalogue's PAI_LLM_* errors (see @pai/errors LlmErrors), so callers never see an SDK or socket error:
  *
- *   PAI_LLM_UNAVAILABLE (503)     nothing answers at the endpoint, or the model does not exist there
- *   PAI_LLM_TIMEOUT (504)         connect / first-token / total timeout
- *   PAI_LLM_BAD_RESPONSE (502)    the answer is not what the protocol promises (garbage, cut stream)
- *   PAI_LLM_UPSTREAM_ERROR (502)  the provider answered an error status
- *   PAI_LLM_RATE_LIMITED (503)    the provider kept answering 429 after retries
- *   PAI_LLM_ABORTED (499)         the caller's AbortSignal fired
+ *   PAI_LLM_UNAVAILABLE (503)      nothing answers at the endpoint, the model does not exist there, access
+ *                                  to it is denied, or the circuit breaker is open (with Retry-After)
+ *   PAI_LLM_TIMEOUT (504)          connect / first-token / idle-between-chunks / total timeout, or the
+ *                                  provider's own model timeout
+ *   PAI_LLM_BAD_RESPONSE (502)     the answer is not what the protocol promises (garbage, malformed
+ *                                  event-stream frame, cut stream)
+ *   PAI_LLM_UPSTREAM_ERROR (502)   the provider answered an error (details.upstreamStatus when known)
+ *   PAI_LLM_RATE_LIMITED (503)     the provider kept throttling after retries (Retry-After when known)
+ *   PAI_LLM_INVALID_REQUEST (400)  the provider rejected the request itself (e.g. Bedrock validation)
+ *   PAI_LLM_ABORTED (499)          the caller's AbortSignal fired
  *
- * Retries (with jittered exponential backoff) happen only before the first token: once text has been
- * handed to the caller, a failure surfaces as an error from the stream.
+ * Retries (with jittered exponential backoff, paid from a per-provider retry budget) happen only before
+ * the first token: once text has been handed to the caller, a failure surfaces as an error from the
+ * stream. The shared machinery lives in call-scope.ts (timers, cancellation), retry.ts (retry loop,
+ * budget) and resilience/circuit-breaker.ts (a wrapper for any provider).
  */
 export type ChatRole = 'system' | 'user' | 'assistant';
 
@@ -77,6 +83,8 @@ export interface ModelTimeouts {
   connectMs: number;
   /** From sending the request to the first token (or the whole answer when not streaming). */
   firstTokenMs: number;
+  /** Longest silence between two chunks of a stream, once the first token has arrived. */
+  idleMs: number;
   /** Whole call, including the stream. */
   totalMs: number;
 }
@@ -88,14 +96,8 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: ModelTimeouts = { connectMs: 5_000, firstTokenMs: 120_000, totalMs: 600_000 };
+export const DEFAULT_TIMEOUTS: ModelTimeouts = { connectMs: 5_000, firstTokenMs: 120_000, idleMs: 60_000, totalMs: 600_000 };
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, baseDelayMs: 250, maxDelayMs: 4_000 };
-
-/** Full-jitter exponential backoff: a random delay in [0, min(max, base·2^attempt)]. */
-export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
-  return Math.round(random() * ceiling);
-}
 
 /**
  * Conservative token estimate for text whose usage a provider did not report: about 4 characters
@@ -107,4 +109,13 @@ export function estimateTokens(text: string): number {
   return Math.max(Math.ceil(text.length / 4), words);
 }
 
+export { backoffDelay, RetryBudget, DEFAULT_RETRY_BUDGET, type RetryBudgetOptions } from './retry.js';
+export {
+  withCircuitBreaker,
+  countsAsProviderFailure,
+  type CircuitBreakerOptions,
+  type CircuitBreakerProvider,
+  type CircuitState,
+} from './resilience/circuit-breaker.js';
 export { createOpenAiProvider, type OpenAiProviderOptions } from './adapters/openai.js';
+export { createBedrockProvider, type BedrockProviderOptions } from './adapters/bedrock.js';

@@ -1,8 +1,21 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Test } from 'tap';
-import { createOpenAiProvider, type ModelProvider, type ModelStreamEvent, type OpenAiProviderOptions } from '../src/index.js';
-import { startOpenAiStandIn, type OpenAiStandIn } from '../src/testing/index.js';
+import {
+  createBedrockProvider,
+  createOpenAiProvider,
+  type BedrockProviderOptions,
+  type ModelProvider,
+  type ModelStreamEvent,
+  type OpenAiProviderOptions,
+} from '../src/index.js';
+import {
+  startBedrockStandIn,
+  startOpenAiStandIn,
+  type BedrockStandIn,
+  type BedrockStandInOptions,
+  type OpenAiStandIn,
+} from '../src/testing/index.js';
 
 export interface Rig {
   standIn: OpenAiStandIn;
@@ -19,6 +32,51 @@ export async function rig(t: Test, options: Partial<OpenAiProviderOptions> = {})
     baseUrl: standIn.url,
     defaultModel: 'stand-in',
     timeouts: { connectMs: 500, firstTokenMs: 2_000, totalMs: 5_000 },
+    retry: { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5 },
+    random: () => {
+      draws += 1;
+      return 0.5;
+    },
+    ...options,
+  });
+  t.teardown(async () => {
+    await provider.close();
+    await standIn.close();
+  });
+  return {
+    standIn,
+    provider,
+    get jitterDraws() {
+      return draws;
+    },
+  };
+}
+
+export interface BedrockRig {
+  standIn: BedrockStandIn;
+  provider: ModelProvider;
+  /** How many backoff delays were drawn, i.e. how many retries happened. */
+  readonly jitterDraws: number;
+}
+
+/** Dummy static credentials: the stand-in accepts any signature. */
+export const DUMMY_CREDENTIALS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
+export const CLAUDE = 'anthropic.claude-3-5-haiku-20241022-v1:0';
+
+/** A Bedrock-protocol stand-in plus a provider with tiny timeouts and backoff, both closed when the test ends. */
+export async function bedrockRig(
+  t: Test,
+  options: Partial<BedrockProviderOptions> = {},
+  standInOptions: BedrockStandInOptions = {},
+): Promise<BedrockRig> {
+  const standIn = await startBedrockStandIn(standInOptions);
+  let draws = 0;
+  const provider = createBedrockProvider({
+    region: 'us-east-1',
+    endpoint: standIn.url,
+    defaultModel: CLAUDE,
+    credentials: DUMMY_CREDENTIALS,
+    timeouts: { connectMs: 500, firstTokenMs: 2_000, idleMs: 2_000, totalMs: 5_000 },
     retry: { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5 },
     random: () => {
       draws += 1;

@@ -15,8 +15,9 @@ import { loggerOptions, type LoggerSettings } from './logger.js';
 import { createReadiness, registerHealthRoutes, type Readiness } from './health.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import { INTERNAL_HEADERS } from './auth.js';
+import { createServiceMetrics, registerMetrics, registerMetricsRoute } from './metrics.js';
 
-const PROBES = new Set(['/healthz', '/readyz']);
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 let probeLogger: { parent: FastifyBaseLogger; child: FastifyBaseLogger } | null = null;
 
 /**
@@ -85,6 +86,7 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Serv
   app.setSerializerCompiler(serializerCompiler);
   app.decorate('readiness', createReadiness());
   app.decorate('lifecycle', createLifecycle());
+  app.decorate('metrics', createServiceMetrics(options.name));
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
@@ -98,6 +100,7 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Serv
   });
 
   registerErrorHandling(app, options.bodyLimitBytes);
+  registerMetrics(app, app.metrics);
 
   await app.register(swagger, {
     openapi: {
@@ -127,5 +130,6 @@ export async function createServiceApp(options: ServiceAppOptions): Promise<Serv
 
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
   registerHealthRoutes(app, options.name);
+  registerMetricsRoute(app, app.metrics);
   return app;
 }

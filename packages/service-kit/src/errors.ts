@@ -51,6 +51,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: P
 export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((error, request, reply) => {
     const paiError = toPaiError(error, bodyLimit);
+    app.metrics.errors.inc({ code: paiError.code });
     if (paiError.statusCode >= 500) {
       // The original error (with stack) goes to the log only, never to the client.
       request.log.error({ err: error, code: paiError.code }, 'request failed');
@@ -61,6 +62,8 @@ export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): 
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? request.url;
-    return sendError(request, reply, RequestErrors.routeNotFound(request.method, path));
+    const error = RequestErrors.routeNotFound(request.method, path);
+    app.metrics.errors.inc({ code: error.code });
+    return sendError(request, reply, error);
   });
 }

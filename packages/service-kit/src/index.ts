@@ -8,3 +8,4 @@ export { genRequestId } from './request-id.js';
 export { openSse, type SseStream } from './sse.js';
 export type { FastifyPluginAsyncZod as RoutePlugin } from 'fastify-type-provider-zod';
 export { createRemoteAuthenticator, type RemoteAuthenticatorOptions } from './remote-authenticator.js';
+export { createServiceMetrics, registerMetrics, registerMetricsRoute, LATENCY_BUCKETS, type ServiceMetrics } from './metrics.js';

@@ -10,6 +10,8 @@ export interface SseStream {
   readonly open: boolean;
   /** Writes one event; waits for the socket to drain when its buffer is full. */
   send(event: string, data: unknown): Promise<void>;
+  /** Writes a bare `data:` line (OpenAI style): JSON for objects, as is for strings like `[DONE]`. */
+  sendData(data: unknown): Promise<void>;
   /** Sends what was written since open() in one packet (headers included); see `corked`. */
   flush(): void;
   end(): void;
@@ -32,18 +34,25 @@ export function openSse(request: FastifyRequest, reply: FastifyReply, options: S
   let ended = false;
 
   reply.hijack();
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-    'x-request-id': request.id,
-    ...options.headers,
-  });
-  res.socket?.setNoDelay(true);
   let corked = options.corked === true;
-  if (corked) res.cork();
-  else res.flushHeaders();
+  try {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'x-request-id': request.id,
+      ...options.headers,
+    });
+    // Real sockets: send each event at once (injected requests have no socket options).
+    if (typeof res.socket?.setNoDelay === 'function') res.socket.setNoDelay(true);
+    if (corked) res.cork();
+    else res.flushHeaders();
+  } catch (err) {
+    // The reply is hijacked: nothing else would ever end it.
+    res.destroy();
+    throw err;
+  }
 
   const ping = setInterval(() => {
     if (!ended && res.writable) res.write(': ping\n\n');
@@ -77,6 +86,9 @@ export function openSse(request: FastifyRequest, reply: FastifyReply, options: S
     },
     send(event, data) {
       return write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    sendData(data) {
+      return write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
     },
     flush() {
       if (corked) {

@@ -91,12 +91,53 @@ export interface ConversationStore {
   recentMessages(userId: string, conversationId: string, limit: number, excludeId?: string): Promise<MessageRecord[]>;
 }
 
+/** One model call's token usage and cost, as billed to a user. */
+export interface UsageRecord {
+  id: string;
+  userId: string;
+  /** When the call finished (ISO). */
+  at: string;
+  /** UTC day of `at`, YYYY-MM-DD: the unit of budgets and daily grouping. */
+  day: string;
+  conversationId: string | null;
+  agentId: string;
+  agentVersion: number;
+  provider: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /** True when the provider did not report usage and the tokens are estimated. */
+  estimated: boolean;
+}
+
+export type UsageGroupBy = 'model' | 'agent' | 'day';
+
+export interface UsageTotals {
+  /** The model id, agent id or day, by `groupBy`. */
+  key: string;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  estimatedRequests: number;
+}
+
+export interface UsageStore {
+  record(entry: UsageRecord): Promise<void>;
+  /** Totals per group for the user's calls on days fromDay..toDay (inclusive), ordered by key. */
+  summarize(userId: string, query: { fromDay: string; toDay: string; groupBy: UsageGroupBy }): Promise<UsageTotals[]>;
+  /** Input + output tokens the user spent on one UTC day. */
+  tokensOnDay(userId: string, day: string): Promise<number>;
+}
+
 export interface Store {
   /** Adapter name, e.g. "embedded" or "dynamodb". */
   readonly kind: string;
   readonly users: UserStore;
   readonly apiKeys: ApiKeyStore;
   readonly conversations: ConversationStore;
+  readonly usage: UsageStore;
   /** Cheap round trip for /readyz; throws when unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -104,3 +145,4 @@ export interface Store {
 
 export { encodeCursor, decodeCursor } from './cursor.js';
 export { createEmbeddedStore, type EmbeddedStoreOptions } from './adapters/embedded.js';
+export { openStore, type StoreSelection } from './open-store.js';

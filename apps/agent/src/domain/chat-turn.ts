@@ -1,15 +1,19 @@
 import { newId } from '@pai/ids';
 import { LlmErrors, ServiceErrors, PaiError, isPaiError } from '@pai/errors';
 import type { ChatResponseDto, ChatStartEventDto, MemoryClient } from '@pai/contracts';
-import type { ModelProvider, ModelRequest, TokenUsage } from '@pai/model-provider';
+import { estimateTokens, type ModelProvider, type ModelRequest, type TokenUsage } from '@pai/model-provider';
+import type { UsageStore } from '@pai/store';
 import type { AgentCatalog, AgentVersion } from './agents.js';
+import { checkDailyBudget } from './limits.js';
 import { buildPrompt } from './prompt.js';
+import type { UsageRecorder } from './usage.js';
 
 export interface ChatDeps {
   memory: MemoryClient;
   model: ModelProvider;
   agents: AgentCatalog;
-  settings: { historyMessages: number; contextTokens: number; maxOutputTokens: number };
+  usage: { recorder: UsageRecorder; store: UsageStore };
+  settings: { historyMessages: number; contextTokens: number; maxOutputTokens: number; dailyTokenBudget: number };
 }
 
 export interface TurnContext {
@@ -22,6 +26,9 @@ export interface ChatInput {
   conversationId?: string | undefined;
   agentId?: string | undefined;
   systemPrompt?: string | undefined;
+  /** Per-request overrides of the agent version's settings. */
+  temperature?: number | undefined;
+  maxTokens?: number | undefined;
 }
 
 /** A turn whose user message is stored and whose prompt is ready for the model. */
@@ -56,6 +63,7 @@ export function clientErrorFor(error: unknown, signal?: AbortSignal): PaiError {
 
 /** Stores the user's message and builds the prompt. Nothing has been sent to the model yet. */
 export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatInput): Promise<PreparedTurn> {
+  await checkDailyBudget(deps.usage.store, ctx.userId, deps.settings.dailyTokenBudget);
   // An unknown agent is refused before anything is stored.
   const requested = input.agentId === undefined ? null : await deps.agents.resolve(input.agentId, input.conversationId ?? '');
   const userMessageId = newId('msg');
@@ -70,7 +78,7 @@ export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatI
   );
   // A conversation keeps its agent unless the request names another one.
   const agent = requested ?? await deps.agents.resolve(turn.conversation.agent_id, turn.conversation.id);
-  const maxOutputTokens = agent.maxTokens ?? deps.settings.maxOutputTokens;
+  const maxOutputTokens = Math.min(input.maxTokens ?? agent.maxTokens ?? deps.settings.maxOutputTokens, deps.settings.maxOutputTokens);
   const prompt = buildPrompt({
     systemPrompt: input.systemPrompt ?? agent.systemPrompt,
     history: turn.history.map((m) => ({ role: m.role, content: m.content })),
@@ -80,7 +88,8 @@ export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatI
   });
   const assistantMessageId = newId('msg');
   const request: ModelRequest = { model: agent.model, messages: prompt.messages, maxTokens: maxOutputTokens };
-  if (agent.temperature !== undefined) request.temperature = agent.temperature;
+  const temperature = input.temperature ?? agent.temperature;
+  if (temperature !== undefined) request.temperature = temperature;
   return {
     conversationId: turn.conversation.id,
     userMessageId,
@@ -96,7 +105,21 @@ export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatI
   };
 }
 
-function responseOf(turn: PreparedTurn, text: string, model: string, usage: TokenUsage): ChatResponseDto {
+/** Prices and records a call's usage; the model's own count when it gave one, else an estimate. */
+function recordUsage(deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn, model: string, usage: TokenUsage): Promise<number> {
+  return deps.usage.recorder.record({
+    userId: ctx.userId, conversationId: turn.conversationId, agentId: turn.agent.agentId, agentVersion: turn.agent.version,
+    provider: deps.model.name, model, usage,
+  });
+}
+
+/** Usage of a call that ended early: the prompt and the partial answer, estimated. */
+function estimatedUsage(turn: PreparedTurn, partial: string): TokenUsage {
+  const prompt = turn.request.messages.reduce((n, m) => n + estimateTokens(m.content), 0);
+  return { inputTokens: prompt, outputTokens: estimateTokens(partial), estimated: true };
+}
+
+function responseOf(turn: PreparedTurn, text: string, model: string, usage: TokenUsage, costUsd: number): ChatResponseDto {
   return {
     conversation_id: turn.conversationId,
     message_id: turn.assistantMessageId,
@@ -106,7 +129,7 @@ function responseOf(turn: PreparedTurn, text: string, model: string, usage: Toke
     usage: {
       input_tokens: usage.inputTokens,
       output_tokens: usage.outputTokens,
-      cost_usd: 0,
+      cost_usd: costUsd,
       ...(usage.estimated ? { estimated: true } : {}),
     },
     memories_used: [],
@@ -131,7 +154,8 @@ export async function completeTurn(deps: ChatDeps, ctx: TurnContext, turn: Prepa
     throw clientErrorFor(err, signal);
   }
   await storeAnswer(deps, ctx, turn, result.text, false);
-  return responseOf(turn, result.text, result.model, result.usage);
+  const cost = await recordUsage(deps, ctx, turn, result.model, result.usage);
+  return responseOf(turn, result.text, result.model, result.usage, cost);
 }
 
 export interface StreamSink {
@@ -170,13 +194,15 @@ export async function streamTurn(
     const error = clientErrorFor(err, signal);
     if (text.length === 0) return { ok: false, error, cause };
     try {
-      // The partial answer is kept, marked incomplete.
+      // The partial answer is kept, marked incomplete; the tokens it cost are recorded, estimated.
       await storeAnswer(deps, ctx, turn, text, true);
+      await recordUsage(deps, ctx, turn, turn.request.model ?? deps.model.defaultModel, estimatedUsage(turn, text));
     } catch (storeError) {
       return { ok: false, error: clientErrorFor(storeError), cause };
     }
     return { ok: false, error, cause };
   }
   await storeAnswer(deps, ctx, turn, text, false);
-  return { ok: true, response: responseOf(turn, text, final.model, final.usage) };
+  const cost = await recordUsage(deps, ctx, turn, final.model, final.usage);
+  return { ok: true, response: responseOf(turn, text, final.model, final.usage, cost) };
 }

@@ -1,11 +1,7 @@
-import { join } from 'node:path';
-import { createEmbeddedStore, type Store } from '@pai/store';
+import { openStore as openSelectedStore, type Store } from '@pai/store';
 import type { MemoryConfig } from '../config.js';
 
-/** The store the configuration names. */
+/** The memory service's store (in the embedded default, shared with the agent). */
 export function openStore(config: MemoryConfig): Store {
-  switch (config.store.backend) {
-    case 'embedded':
-      return createEmbeddedStore({ path: join(config.dataDir, 'pai.db') });
-  }
+  return openSelectedStore({ backend: config.store.backend, dataDir: config.dataDir });
 }

@@ -2,15 +2,16 @@
  * Adapter for any server speaking the OpenAI `/chat/completions` protocol (Ollama, vLLM, LM Studio,
  * OpenAI itself). Every failure leaves here as a PAI_LLM_* catalogue error; see the port in ../index.ts.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { z } from 'zod';
-import { LlmErrors, isPaiError, type PaiError } from '@pai/errors';
+import { LlmErrors, type PaiError } from '@pai/errors';
+import { CallScope, firstTokenArrived, firstTokenTimeout, openCallScope, type CallLimits } from '../call-scope.js';
+import { connectionFailure as knownConnectionFailure, describeError, errorCode } from '../connection-failure.js';
+import { RetryBudget, withRetries, type AttemptFailure } from '../retry.js';
 import {
   DEFAULT_RETRY,
   DEFAULT_TIMEOUTS,
-  backoffDelay,
   estimateTokens,
   type CallOptions,
   type FinishReason,
@@ -33,11 +34,13 @@ export interface OpenAiProviderOptions {
   retry?: Partial<RetryPolicy>;
   /** Source of randomness for the backoff jitter (tests pin it). */
   random?: () => number;
+  /** Shared by every call of this provider; a fresh default budget when omitted. */
+  retryBudget?: RetryBudget;
 }
 
 type ResponseBody = Dispatcher.ResponseData['body'];
 
-interface AdapterContext {
+interface AdapterContext extends CallLimits {
   baseUrl: string;
   /** baseUrl without any credentials, for messages. */
   endpoint: string;
@@ -45,6 +48,7 @@ interface AdapterContext {
   timeouts: ModelTimeouts;
   retry: RetryPolicy;
   random: () => number;
+  budget: RetryBudget;
   agent: Agent;
 }
 
@@ -105,72 +109,14 @@ const upstreamErrorSchema = z.union([
 type Usage = z.infer<typeof usageSchema>;
 
 // ---------------------------------------------------------------------------------------------
-// Call scope: one AbortController per call; timers and the caller's signal stop it with the error
-// that explains why, so whatever undici throws afterwards is replaced by that error.
-
-type TimerName = 'total' | 'first-token';
-
-class CallScope {
-  private readonly controller = new AbortController();
-  private readonly timers = new Map<TimerName, ReturnType<typeof setTimeout>>();
-  private readonly callerSignal: AbortSignal | undefined;
-  private readonly onCallerAbort = (): void => this.stop(LlmErrors.aborted());
-
-  constructor(callerSignal: AbortSignal | undefined) {
-    this.callerSignal = callerSignal;
-    if (callerSignal?.aborted) this.stop(LlmErrors.aborted());
-    else callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  /** The error that ended the call early, or undefined while it runs. */
-  get stopReason(): PaiError | undefined {
-    return this.controller.signal.aborted ? (this.controller.signal.reason as PaiError) : undefined;
-  }
-
-  stop(reason: PaiError): void {
-    if (!this.controller.signal.aborted) this.controller.abort(reason);
-  }
-
-  arm(name: TimerName, ms: number, makeError: () => PaiError): void {
-    this.disarm(name);
-    this.timers.set(name, setTimeout(() => this.stop(makeError()), ms));
-  }
-
-  disarm(name: TimerName): void {
-    clearTimeout(this.timers.get(name));
-    this.timers.delete(name);
-  }
-
-  /** Ends the call: closes the upstream request if it is still open and releases every handle. */
-  dispose(): void {
-    this.stop(LlmErrors.aborted());
-    for (const name of [...this.timers.keys()]) this.disarm(name);
-    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
-  }
-
-  /** The error to surface for `error`: the stop reason wins over whatever undici made of it. */
-  explain(error: unknown, fallback: (error: unknown) => PaiError): PaiError {
-    return this.stopReason ?? (isPaiError(error) ? error : fallback(error));
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Sending, with retries before the first token
 
 type Attempt =
-  | { ok: true; response: Dispatcher.ResponseData }
-  | {
-      ok: false;
-      error: PaiError;
-      retryable: boolean;
-      retryAfterMs?: number;
+  | { ok: true; value: Dispatcher.ResponseData }
+  | (AttemptFailure & {
       /** For connection failures: what went wrong, e.g. "connection refused". */
       connection?: string;
-    };
+    });
 
 interface Send {
   method: 'GET' | 'POST';
@@ -202,64 +148,24 @@ async function sendOnce(ctx: AdapterContext, scope: CallScope, send: Send): Prom
     if (scope.stopReason) throw scope.stopReason;
     return connectionFailure(ctx, error);
   }
-  if (response.statusCode >= 200 && response.statusCode < 300) return { ok: true, response };
+  if (response.statusCode >= 200 && response.statusCode < 300) return { ok: true, value: response };
   const { text } = await readText(response.body, MAX_ERROR_BODY_BYTES).catch(() => ({ text: '' }));
   if (scope.stopReason) throw scope.stopReason;
   return statusFailure(ctx, send, response, text);
 }
 
-async function sendWithRetries(
+function sendWithRetries(
   ctx: AdapterContext,
   scope: CallScope,
   send: Send,
   firstTokenError: () => PaiError,
 ): Promise<Dispatcher.ResponseData> {
-  for (let attempt = 0; ; attempt += 1) {
-    if (scope.stopReason) throw scope.stopReason;
-    scope.arm('first-token', ctx.timeouts.firstTokenMs, firstTokenError);
-    const result = await sendOnce(ctx, scope, send);
-    if (result.ok) return result.response;
-    scope.disarm('first-token');
-    if (!result.retryable || attempt >= ctx.retry.maxRetries) throw result.error;
-    await pause(result.retryAfterMs ?? backoffDelay(attempt, ctx.retry, ctx.random), scope);
-  }
-}
-
-async function pause(ms: number, scope: CallScope): Promise<void> {
-  try {
-    await sleep(ms, undefined, { signal: scope.signal });
-  } catch (error) {
-    throw scope.explain(error, () => LlmErrors.aborted());
-  }
+  const retrying = { policy: ctx.retry, budget: ctx.budget, random: ctx.random, firstTokenMs: ctx.timeouts.firstTokenMs, firstTokenError };
+  return withRetries(scope, retrying, () => sendOnce(ctx, scope, send));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Failure classification
-
-const CONNECTION_FAILURES: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  EPIPE: 'connection reset',
-  UND_ERR_SOCKET: 'connection closed by the server',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'DNS lookup failed',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ETIMEDOUT: 'connection timed out',
-};
-
-function errorCode(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const { code, errors, cause } = error as { code?: unknown; errors?: unknown; cause?: unknown };
-  if (typeof code === 'string') return code;
-  // Happy-eyeballs connects fail with an AggregateError of the per-address errors.
-  if (Array.isArray(errors)) return errorCode(errors[0]);
-  return errorCode(cause);
-}
-
-function describeError(error: unknown): string {
-  return errorCode(error) ?? (error instanceof Error ? error.message : String(error));
-}
 
 function connectionFailure(ctx: AdapterContext, error: unknown): Attempt {
   const code = errorCode(error);
@@ -267,7 +173,7 @@ function connectionFailure(ctx: AdapterContext, error: unknown): Attempt {
     const detail = `Connecting to the model server at ${ctx.endpoint} timed out (connect timeout ${ctx.timeouts.connectMs} ms).`;
     return { ok: false, retryable: true, connection: 'connect timeout', error: LlmErrors.timeout(detail, { cause: error }) };
   }
-  const connection = code === undefined ? undefined : CONNECTION_FAILURES[code];
+  const connection = knownConnectionFailure(error);
   if (connection) {
     const detail = `No model server reachable at ${ctx.endpoint} (${connection}).`;
     return { ok: false, retryable: true, connection, error: LlmErrors.unavailable(detail, { cause: error }) };
@@ -308,7 +214,8 @@ function statusFailure(ctx: AdapterContext, send: Send, response: Dispatcher.Res
   }
   const retryable = status === 500 || status === 502 || status === 503 || status === 504;
   const detail = `The model server at ${ctx.endpoint} answered ${status}${suffix}`;
-  return { ok: false, retryable, retryAfterMs: retryable ? retryAfterMs : undefined, error: LlmErrors.upstream(detail) };
+  const error = LlmErrors.upstream(detail, { details: { upstreamStatus: status } });
+  return { ok: false, retryable, retryAfterMs: retryable ? retryAfterMs : undefined, error };
 }
 
 /** The upstream's own error text, shortened and with the API key redacted should it echo it. */
@@ -457,22 +364,8 @@ function chatBody(request: ModelRequest, model: string, stream: boolean): Record
 // ---------------------------------------------------------------------------------------------
 // The three calls
 
-function openScope(ctx: AdapterContext, options: CallOptions | undefined): CallScope {
-  const scope = new CallScope(options?.signal);
-  const { totalMs } = ctx.timeouts;
-  scope.arm('total', totalMs, () =>
-    LlmErrors.timeout(`The model call to ${ctx.endpoint} exceeded the total timeout of ${totalMs} ms.`),
-  );
-  return scope;
-}
-
-function firstTokenTimeout(ctx: AdapterContext, what: string): () => PaiError {
-  const ms = ctx.timeouts.firstTokenMs;
-  return () => LlmErrors.timeout(`No ${what} from the model server at ${ctx.endpoint} within the first-token timeout of ${ms} ms.`);
-}
-
 async function complete(ctx: AdapterContext, request: ModelRequest, model: string, options?: CallOptions): Promise<ModelResponse> {
-  const scope = openScope(ctx, options);
+  const scope = openCallScope(ctx, options?.signal);
   try {
     const send: Send = { method: 'POST', path: '/chat/completions', body: chatBody(request, model, false), accept: 'application/json', model };
     const response = await sendWithRetries(ctx, scope, send, firstTokenTimeout(ctx, 'answer'));
@@ -499,7 +392,7 @@ async function* stream(
   model: string,
   options?: CallOptions,
 ): AsyncGenerator<ModelStreamEvent> {
-  const scope = openScope(ctx, options);
+  const scope = openCallScope(ctx, options?.signal);
   try {
     const send: Send = { method: 'POST', path: '/chat/completions', body: chatBody(request, model, true), accept: 'text/event-stream', model };
     const response = await sendWithRetries(ctx, scope, send, firstTokenTimeout(ctx, 'token'));
@@ -511,7 +404,7 @@ async function* stream(
     const cutOff = (): PaiError =>
       LlmErrors.badResponse(`The stream from ${ctx.endpoint} was cut off after ${answer.length} characters (connection closed).`);
     try {
-      for await (const data of sseData(response.body)) {
+      for await (const data of scope.paced(sseData(response.body))) {
         if (data.trim() === '[DONE]') {
           finished = true;
           break;
@@ -523,7 +416,7 @@ async function* stream(
         finish = choice?.finish_reason ?? finish;
         const text = choice?.delta?.content;
         if (text) {
-          if (answer === '') scope.disarm('first-token');
+          if (answer === '') firstTokenArrived(scope, ctx);
           answer += text;
           yield { type: 'delta', text };
         }
@@ -553,7 +446,7 @@ async function check(ctx: AdapterContext, options?: CallOptions): Promise<ModelH
     if (!attempt.ok) {
       return { ok: false, reason: attempt.connection ? `${attempt.connection} at ${ctx.endpoint}` : attempt.error.message };
     }
-    await attempt.response.body.dump();
+    await attempt.value.body.dump();
     return { ok: true };
   } catch (error) {
     // sendOnce only throws when the scope stopped: the check's time limit or the caller's signal.
@@ -580,7 +473,7 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ModelProvi
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const endpoint = withoutCredentials(baseUrl);
   const timeouts: ModelTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
-  // undici's own header/body timeouts are off: the call scope enforces first-token and total.
+  // undici's own header/body timeouts are off: the call scope enforces first-token, idle and total.
   const agent = new Agent({ connect: { timeout: timeouts.connectMs }, headersTimeout: 0, bodyTimeout: 0 });
   const ctx: AdapterContext = {
     baseUrl,
@@ -589,6 +482,7 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ModelProvi
     timeouts,
     retry: { ...DEFAULT_RETRY, ...options.retry },
     random: options.random ?? Math.random,
+    budget: options.retryBudget ?? new RetryBudget(),
     agent,
   };
   return {

@@ -1,1 +1,2 @@
 export * from './openai-stand-in.js';
+export * from './bedrock-stand-in.js';

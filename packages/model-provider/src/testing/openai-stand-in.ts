@@ -6,11 +6,13 @@
  *
  * Directives: `[[stand-in:reply:<text>]]`, `[[stand-in:fail:<status>]]`, `[[stand-in:drop]]`,
  * `[[stand-in:hang]]`, `[[stand-in:hang-after:<deltas>]]`, `[[stand-in:cut-after:<deltas>]]`,
- * `[[stand-in:garbage:<deltas>]]`, `[[stand-in:slow-first-token:<ms>]]`, `[[stand-in:no-usage]]`.
+ * `[[stand-in:garbage:<deltas>]]`, `[[stand-in:slow-first-token:<ms>]]`, `[[stand-in:slow-chunks:<ms>]]`,
+ * `[[stand-in:no-usage]]`.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { DIRECTIVE, countArg, echoOf, parseJsonObject, pieces, readBody, waitFor, wordCount } from './stand-in-kit.js';
 
 export type StandInBehaviour =
   /** Answer normally (the echo, or `text`). */
@@ -19,6 +21,8 @@ export type StandInBehaviour =
   | { kind: 'no-usage'; text?: string }
   /** Wait `delayMs` before the first chunk (or the whole body when not streaming). */
   | { kind: 'slow-first-token'; delayMs: number; text?: string }
+  /** Wait `delayMs` between streamed chunks (an upstream that stalls mid-stream). */
+  | { kind: 'slow-chunks'; delayMs: number; text?: string }
   /** Answer `status` with an OpenAI error body, before any byte of a stream. */
   | { kind: 'fail'; status: number; message?: string; headers?: Record<string, string> }
   /** Close the connection without answering (the client sees a reset). */
@@ -73,7 +77,6 @@ export interface OpenAiStandInOptions {
 }
 
 export const STAND_IN_MODEL = 'stand-in';
-const DIRECTIVE = /\[\[stand-in:([a-z-]+)(?::([^\]]*))?\]\]/;
 const CREATED = 1_700_000_000;
 
 export async function startOpenAiStandIn(options: OpenAiStandInOptions = {}): Promise<OpenAiStandIn> {
@@ -97,7 +100,7 @@ export async function startOpenAiStandIn(options: OpenAiStandInOptions = {}): Pr
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const body = parseJson(raw);
+    const body = parseJsonObject<StandInChatBody>(raw);
     requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
     if (req.method === 'GET' && path === '/v1/models') return sendModels(res);
     if (req.method !== 'POST' || path !== '/v1/chat/completions') {
@@ -144,38 +147,6 @@ export async function startOpenAiStandIn(options: OpenAiStandInOptions = {}): Pr
   };
 }
 
-function waitFor(done: () => boolean, waiters: Set<() => void>, withinMs: number): Promise<boolean> {
-  if (done()) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const finish = (result: boolean): void => {
-      clearTimeout(timer);
-      waiters.delete(wake);
-      resolve(result);
-    };
-    const wake = (): void => {
-      if (done()) finish(true);
-    };
-    const timer = setTimeout(() => finish(false), withinMs);
-    waiters.add(wake);
-  });
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function parseJson(raw: string): StandInChatBody | undefined {
-  if (raw === '') return undefined;
-  try {
-    const value: unknown = JSON.parse(raw);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as StandInChatBody) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function lastUserMessage(body: StandInChatBody): string {
   const messages = body.messages ?? [];
   for (let i = messages.length - 1; i >= 0; i -= 1) {
@@ -189,7 +160,7 @@ function directiveIn(body: StandInChatBody): StandInBehaviour | undefined {
   const match = DIRECTIVE.exec(lastUserMessage(body));
   if (!match) return undefined;
   const [, kind, arg] = match;
-  const count = (fallback: number): number => (arg !== undefined && /^\d+$/.test(arg) ? Number(arg) : fallback);
+  const count = (fallback: number): number => countArg(arg, fallback);
   switch (kind) {
     case 'reply':
       return arg === undefined ? { kind: 'reply' } : { kind: 'reply', text: arg };
@@ -197,6 +168,8 @@ function directiveIn(body: StandInChatBody): StandInBehaviour | undefined {
       return { kind: 'no-usage' };
     case 'slow-first-token':
       return { kind: 'slow-first-token', delayMs: count(1_000) };
+    case 'slow-chunks':
+      return { kind: 'slow-chunks', delayMs: count(1_000) };
     case 'fail':
       return { kind: 'fail', status: count(500) };
     case 'drop':
@@ -216,17 +189,11 @@ function directiveIn(body: StandInChatBody): StandInBehaviour | undefined {
 
 /** The default answer: the last user message echoed, without its directive. */
 function echo(body: StandInChatBody): string {
-  const said = lastUserMessage(body).replace(DIRECTIVE, '').trim();
-  return `Echo: ${said || '(nothing)'}`;
-}
-
-/** Word-sized pieces that concatenate back to `text`. */
-function pieces(text: string): string[] {
-  return text.split(/(?<=\s)(?=\S)/).filter((piece) => piece.length > 0);
+  return echoOf(lastUserMessage(body));
 }
 
 function usageFor(body: StandInChatBody, completionTokens: number): Record<string, number> {
-  const words = (body.messages ?? []).reduce((sum, message) => sum + String(message.content).split(/\s+/).filter(Boolean).length, 0);
+  const words = (body.messages ?? []).reduce((sum, message) => sum + wordCount(String(message.content)), 0);
   const promptTokens = words + 4 * (body.messages?.length ?? 0);
   return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 }
@@ -354,8 +321,9 @@ class Exchange {
 
     const all = pieces(this.text);
     const stopAfter = 'deltas' in behaviour ? Math.min(behaviour.deltas ?? 0, all.length) : all.length;
+    const gap = behaviour.kind === 'slow-chunks' ? behaviour.delayMs : this.chunkDelayMs;
     for (const [index, piece] of all.slice(0, stopAfter).entries()) {
-      if (index > 0 && !(await this.wait(this.chunkDelayMs))) return;
+      if (index > 0 && !(await this.wait(gap))) return;
       if (!(await this.write(this.chunk({ content: piece }, null)))) return;
     }
 

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { ConflictErrors, NotFoundErrors, StoreErrors, isPaiError } from '@pai/errors';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type {
-  ApiKeyRecord, ConversationRecord, MessageRecord, Page, PageRequest, Store, UserRecord,
+  ApiKeyRecord, ConversationRecord, MessageRecord, Page, PageRequest, Store, UsageGroupBy, UsageTotals, UserRecord,
 } from '../index.js';
 
 export interface EmbeddedStoreOptions {
@@ -57,7 +57,32 @@ const MIGRATIONS: string[] = [
   ) STRICT;
   CREATE INDEX messages_by_conversation ON messages(conversation_id, seq);
   `,
+  `
+  CREATE TABLE usage (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    day TEXT NOT NULL,
+    conversation_id TEXT,
+    agent_id TEXT NOT NULL,
+    agent_version INTEGER NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    estimated INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX usage_by_user_day ON usage(user_id, day);
+  `,
 ];
+
+interface UsageRow { key: string; requests: number; input_tokens: number; output_tokens: number; cost_usd: number; estimated_requests: number }
+const USAGE_KEY: Record<UsageGroupBy, string> = { model: 'model', agent: 'agent_id', day: 'day' };
+const toUsageTotals = (r: UsageRow): UsageTotals => ({
+  key: r.key, requests: r.requests, inputTokens: r.input_tokens, outputTokens: r.output_tokens,
+  costUsd: Math.round(r.cost_usd * 1e9) / 1e9, estimatedRequests: r.estimated_requests,
+});
 
 interface UserRow { id: string; name: string; created_at: string }
 interface ApiKeyRow { id: string; user_id: string; key_hash: string; prefix: string; name: string | null; created_at: string; revoked_at: string | null }
@@ -137,6 +162,16 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
       'SELECT * FROM messages WHERE user_id = ? AND conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
     recentMessages: db.prepare<[string, string, string, number], MessageRow>(
       'SELECT * FROM messages WHERE user_id = ? AND conversation_id = ? AND id != ? ORDER BY seq DESC LIMIT ?'),
+    insertUsage: db.prepare(`INSERT INTO usage (id, user_id, at, day, conversation_id, agent_id, agent_version, provider, model,
+      input_tokens, output_tokens, cost_usd, estimated)
+      VALUES (@id, @userId, @at, @day, @conversationId, @agentId, @agentVersion, @provider, @model,
+      @inputTokens, @outputTokens, @costUsd, @estimated)`),
+    tokensOnDay: db.prepare<[string, string], { tokens: number | null }>(
+      'SELECT sum(input_tokens + output_tokens) AS tokens FROM usage WHERE user_id = ? AND day = ?'),
+    summarize: Object.fromEntries((['model', 'agent', 'day'] as const).map((groupBy) => [groupBy, db.prepare<[string, string, string], UsageRow>(
+      `SELECT ${USAGE_KEY[groupBy]} AS key, count(*) AS requests, sum(input_tokens) AS input_tokens,
+        sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd, sum(estimated) AS estimated_requests
+       FROM usage WHERE user_id = ? AND day >= ? AND day <= ? GROUP BY key ORDER BY key`)])) as Record<UsageGroupBy, Database.Statement<[string, string, string], UsageRow>>,
     ping: db.prepare('SELECT 1'),
   };
 
@@ -220,6 +255,11 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
       }),
       recentMessages: (userId, conversationId, limit, excludeId) => guard(() =>
         q.recentMessages.all(userId, conversationId, excludeId ?? '', limit).reverse().map(toMessage)),
+    },
+    usage: {
+      record: (entry) => guard(() => void q.insertUsage.run({ ...entry, estimated: entry.estimated ? 1 : 0 })),
+      summarize: (userId, query) => guard(() => q.summarize[query.groupBy].all(userId, query.fromDay, query.toDay).map(toUsageTotals)),
+      tokensOnDay: (userId, day) => guard(() => q.tokensOnDay.get(userId, day)?.tokens ?? 0),
     },
     ping: () => guard(() => {
       if (closed) throw new Error('store is closed');

@@ -151,6 +151,31 @@ export function runStoreContract(t: Test, makeStore: () => Promise<Store>): void
     t.equal(await store.conversations.get(u.id, c2.id), null, 'nothing half-written');
   });
 
+  withStore('usage: recorded per call, summarized per model / agent / day, owner-scoped', async (t, store) => {
+    const entry = (userId: string, day: string, model: string, agentId: string, input: number, output: number, cost: number, estimated = false) => ({
+      id: newId('req'), userId, at: `${day}T12:00:00.000Z`, day, conversationId: null, agentId, agentVersion: 1,
+      provider: 'openai', model, inputTokens: input, outputTokens: output, costUsd: cost, estimated,
+    });
+    await store.usage.record(entry('usr_a', '2026-11-01', 'm1', 'default', 10, 5, 0.001));
+    await store.usage.record(entry('usr_a', '2026-11-01', 'm2', 'default', 20, 10, 0.002, true));
+    await store.usage.record(entry('usr_a', '2026-11-02', 'm1', 'coach', 30, 15, 0.003));
+    await store.usage.record(entry('usr_a', '2026-11-05', 'm1', 'coach', 1000, 1000, 1));
+    await store.usage.record(entry('usr_b', '2026-11-01', 'm1', 'default', 99, 99, 9));
+
+    const byModel = await store.usage.summarize('usr_a', { fromDay: '2026-11-01', toDay: '2026-11-02', groupBy: 'model' });
+    t.same(byModel, [
+      { key: 'm1', requests: 2, inputTokens: 40, outputTokens: 20, costUsd: 0.004, estimatedRequests: 0 },
+      { key: 'm2', requests: 1, inputTokens: 20, outputTokens: 10, costUsd: 0.002, estimatedRequests: 1 },
+    ]);
+    const byAgent = await store.usage.summarize('usr_a', { fromDay: '2026-11-01', toDay: '2026-11-30', groupBy: 'agent' });
+    t.same(byAgent.map((g) => [g.key, g.requests]), [['coach', 2], ['default', 2]]);
+    const byDay = await store.usage.summarize('usr_a', { fromDay: '2026-11-01', toDay: '2026-11-30', groupBy: 'day' });
+    t.same(byDay.map((g) => g.key), ['2026-11-01', '2026-11-02', '2026-11-05']);
+    t.equal(await store.usage.tokensOnDay('usr_a', '2026-11-01'), 45);
+    t.equal(await store.usage.tokensOnDay('usr_a', '2026-11-03'), 0);
+    t.same(await store.usage.summarize('usr_c', { fromDay: '2026-11-01', toDay: '2026-11-30', groupBy: 'model' }), []);
+  });
+
   withStore('ping answers', async (t, store) => {
     await t.resolves(store.ping());
   });
