@@ -8,13 +8,18 @@ export const DEFAULT_SYSTEM_PROMPT =
 
 export const agentEnv = {
   ...serverEnv,
-  LLM_PROVIDER: choiceVar(['openai'], 'openai', ['bedrock']),
+  LLM_PROVIDER: choiceVar(['openai', 'bedrock'], 'openai'),
+  AWS_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region like us-east-1').optional(),
+  BEDROCK_ENDPOINT: urlVar().optional(),
   OPENAI_BASE_URL: urlVar().default('http://127.0.0.1:11434/v1'),
   OPENAI_API_KEY: z.string().min(1).optional(),
   LLM_MODEL: z.string().min(1).max(200).optional(),
   LLM_CONNECT_TIMEOUT_MS: intVar(5_000, 100, 120_000),
   LLM_FIRST_TOKEN_TIMEOUT_MS: intVar(120_000, 100, 1_800_000),
   LLM_TOTAL_TIMEOUT_MS: intVar(600_000, 100, 3_600_000),
+  LLM_IDLE_TIMEOUT_MS: intVar(60_000, 100, 1_800_000),
+  LLM_BREAKER_FAILURES: intVar(5, 1, 1000),
+  LLM_BREAKER_OPEN_MS: intVar(30_000, 100, 3_600_000),
   LLM_MAX_RETRIES: intVar(2, 0, 10),
   LLM_CONTEXT_TOKENS: intVar(8_192, 512, 2_000_000),
   LLM_MAX_OUTPUT_TOKENS: intVar(1_024, 16, 200_000),
@@ -50,18 +55,20 @@ export const agentEnv = {
 const priceTableSchema = z.record(z.string().min(1), z.object({ input_per_1k: z.number().min(0), output_per_1k: z.number().min(0) }).strict());
 
 /** The provider's default model when LLM_MODEL is unset. */
-export const DEFAULT_MODELS = { openai: 'llama3.2' } as const;
+export const DEFAULT_MODELS = { openai: 'llama3.2', bedrock: 'amazon.nova-lite-v1:0' } as const;
 
-export interface LlmConfig {
-  provider: 'openai';
-  baseUrl: string;
-  apiKey: string | undefined;
+interface LlmCommon {
   model: string;
-  timeouts: { connectMs: number; firstTokenMs: number; totalMs: number };
+  timeouts: { connectMs: number; firstTokenMs: number; idleMs: number; totalMs: number };
   maxRetries: number;
+  breaker: { failureThreshold: number; openMs: number };
   contextTokens: number;
   maxOutputTokens: number;
 }
+
+export type LlmConfig =
+  | (LlmCommon & { provider: 'openai'; baseUrl: string; apiKey: string | undefined })
+  | (LlmCommon & { provider: 'bedrock'; region: string; endpoint: string | undefined });
 
 export interface AgentConfig {
   server: ServerConfig;
@@ -82,25 +89,22 @@ export interface AgentConfig {
   };
 }
 
-const schema = z.object(agentEnv).superRefine((env, ctx) => {
+/** Cross-variable rules, shared with the embedded app's combined schema. */
+export function refineAgentEnv(env: { LLM_CONTEXT_TOKENS: number; LLM_MAX_OUTPUT_TOKENS: number; LLM_PROVIDER: string; AWS_REGION?: string | undefined }, ctx: z.RefinementCtx): void {
   if (env.LLM_CONTEXT_TOKENS <= env.LLM_MAX_OUTPUT_TOKENS) {
     ctx.addIssue({ code: 'custom', path: ['LLM_MAX_OUTPUT_TOKENS'], message: 'must be smaller than LLM_CONTEXT_TOKENS' });
   }
-});
+  if (env.LLM_PROVIDER === 'bedrock' && env.AWS_REGION === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['AWS_REGION'], message: 'is required with LLM_PROVIDER=bedrock' });
+  }
+}
+
+const schema = z.object(agentEnv).superRefine(refineAgentEnv);
 
 export function agentConfigFrom(env: z.output<typeof schema>): AgentConfig {
   return {
     server: serverConfigFrom(env),
-    llm: {
-      provider: env.LLM_PROVIDER,
-      baseUrl: env.OPENAI_BASE_URL,
-      apiKey: env.OPENAI_API_KEY,
-      model: env.LLM_MODEL ?? DEFAULT_MODELS[env.LLM_PROVIDER],
-      timeouts: { connectMs: env.LLM_CONNECT_TIMEOUT_MS, firstTokenMs: env.LLM_FIRST_TOKEN_TIMEOUT_MS, totalMs: env.LLM_TOTAL_TIMEOUT_MS },
-      maxRetries: env.LLM_MAX_RETRIES,
-      contextTokens: env.LLM_CONTEXT_TOKENS,
-      maxOutputTokens: env.LLM_MAX_OUTPUT_TOKENS,
-    },
+    llm: llmConfigFrom(env),
     chat: {
       historyMessages: env.PAI_HISTORY_MESSAGES,
       systemPrompt: env.PAI_SYSTEM_PROMPT ?? DEFAULT_SYSTEM_PROMPT,
@@ -112,6 +116,23 @@ export function agentConfigFrom(env: z.output<typeof schema>): AgentConfig {
     prices: { ...DEFAULT_PRICES, ...env.PAI_MODEL_PRICES },
     limits: { dailyTokenBudget: env.PAI_DAILY_TOKEN_BUDGET, maxConcurrentStreams: env.PAI_MAX_CONCURRENT_STREAMS },
   };
+}
+
+function llmConfigFrom(env: z.output<typeof schema>): LlmConfig {
+  const common: LlmCommon = {
+    model: env.LLM_MODEL ?? DEFAULT_MODELS[env.LLM_PROVIDER],
+    timeouts: {
+      connectMs: env.LLM_CONNECT_TIMEOUT_MS, firstTokenMs: env.LLM_FIRST_TOKEN_TIMEOUT_MS,
+      idleMs: env.LLM_IDLE_TIMEOUT_MS, totalMs: env.LLM_TOTAL_TIMEOUT_MS,
+    },
+    maxRetries: env.LLM_MAX_RETRIES,
+    breaker: { failureThreshold: env.LLM_BREAKER_FAILURES, openMs: env.LLM_BREAKER_OPEN_MS },
+    contextTokens: env.LLM_CONTEXT_TOKENS,
+    maxOutputTokens: env.LLM_MAX_OUTPUT_TOKENS,
+  };
+  return env.LLM_PROVIDER === 'bedrock'
+    ? { ...common, provider: 'bedrock', region: env.AWS_REGION!, endpoint: env.BEDROCK_ENDPOINT }
+    : { ...common, provider: 'openai', baseUrl: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY };
 }
 
 export const agentEnvSchema = schema;

@@ -7,7 +7,7 @@ import { createDefaultAgentCatalog, type AgentCatalog } from './domain/agents.js
 import type { ChatDeps } from './domain/chat-turn.js';
 import { createStreamLimiter } from './domain/limits.js';
 import { createUsageRecorder } from './domain/usage.js';
-import { createModelMetrics, instrumentModel, modelPlugin } from './plugins/model.js';
+import { createModelMetrics, guardModel, instrumentModel, modelPlugin } from './plugins/model.js';
 import { chatRoutes } from './routes/chat/index.js';
 import { chatCompletionsRoutes } from './routes/chat-completions/index.js';
 import { usageRoutes } from './routes/usage/index.js';
@@ -30,7 +30,7 @@ export const AGENT_TAGS = [
 /** Everything the agent service serves, as one encapsulated plugin. */
 export const agentService: FastifyPluginAsync<AgentServiceOptions> = async (app, { config, model, memory, store, agents }) => {
   const metrics = createModelMetrics(app.metrics.registry);
-  const instrumented = instrumentModel(model, metrics);
+  const instrumented = instrumentModel(guardModel(model, config.llm.breaker, metrics), metrics);
   await app.register(modelPlugin, { model: instrumented });
   const deps: ChatDeps = {
     memory,

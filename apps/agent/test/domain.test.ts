@@ -47,7 +47,7 @@ function fakeMemory(stored: Array<{ content: string; incomplete: boolean | undef
 
 function fakeModel(events: Array<ModelStreamEvent | Error>): ModelProvider {
   return {
-    name: 'fake', endpoint: 'fake://', defaultModel: 'm',
+    name: 'openai', endpoint: 'fake://', defaultModel: 'm',
     async complete() {
       const e = events[0];
       if (e instanceof Error) throw e;
@@ -161,12 +161,17 @@ t.test('completeTurn maps model errors and stores the whole answer', async (t) =
 
 t.test('agent configuration', async (t) => {
   const config = loadAgentConfig({});
-  t.equal(config.llm.baseUrl, 'http://127.0.0.1:11434/v1');
+  const openAiUrl = (c: ReturnType<typeof loadAgentConfig>) => (c.llm.provider === 'openai' ? c.llm.baseUrl : null);
+  t.equal(openAiUrl(config), 'http://127.0.0.1:11434/v1');
   t.equal(config.llm.model, 'llama3.2');
   t.equal(config.server.port, 8080);
   t.equal(config.server.host, '127.0.0.1');
   t.ok(Object.isFrozen(config.llm), 'configuration is frozen');
-  t.equal(loadAgentConfig({ OPENAI_BASE_URL: 'http://x:1/v1/' }).llm.baseUrl, 'http://x:1/v1', 'trailing slash trimmed');
+  t.equal(openAiUrl(loadAgentConfig({ OPENAI_BASE_URL: 'http://x:1/v1/' })), 'http://x:1/v1', 'trailing slash trimmed');
+  const bedrock = loadAgentConfig({ LLM_PROVIDER: 'bedrock', AWS_REGION: 'eu-west-1' });
+  t.match(bedrock.llm, { provider: 'bedrock', region: 'eu-west-1', model: 'amazon.nova-lite-v1:0', endpoint: undefined });
+  t.throws(() => loadAgentConfig({ LLM_PROVIDER: 'bedrock', AWS_REGION: 'mars' }), /AWS_REGION: expected an AWS region/);
+  t.throws(() => loadAgentConfig({ LLM_PROVIDER: 'gemini' }), /LLM_PROVIDER: expected one of openai, bedrock/);
   t.equal(loadAgentConfig({ LLM_MODEL: '' }).llm.model, 'llama3.2', 'empty means unset');
   t.throws(() => loadAgentConfig({ LLM_CONTEXT_TOKENS: '1000', LLM_MAX_OUTPUT_TOKENS: '2000' }), /LLM_MAX_OUTPUT_TOKENS: must be smaller/);
   t.throws(() => loadAgentConfig({ LLM_MAX_RETRIES: '-1' }), /LLM_MAX_RETRIES/);

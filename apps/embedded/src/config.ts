@@ -1,14 +1,10 @@
 import { z } from 'zod';
 import { deepFreeze, parseEnv, type Env } from '@pai/config';
-import { agentConfigFrom, agentEnv, type AgentConfig } from '@pai/agent';
+import { agentConfigFrom, agentEnv, refineAgentEnv, type AgentConfig } from '@pai/agent';
 import { memoryConfigFrom, memoryEnv, type MemoryConfig } from '@pai/memory';
 import { searchConfigFrom, searchEnv, type SearchConfig } from '@pai/search';
 
-const schema = z.object({ ...memoryEnv, ...searchEnv, ...agentEnv }).superRefine((env, ctx) => {
-  if (env.LLM_CONTEXT_TOKENS <= env.LLM_MAX_OUTPUT_TOKENS) {
-    ctx.addIssue({ code: 'custom', path: ['LLM_MAX_OUTPUT_TOKENS'], message: 'must be smaller than LLM_CONTEXT_TOKENS' });
-  }
-});
+const schema = z.object({ ...memoryEnv, ...searchEnv, ...agentEnv }).superRefine(refineAgentEnv);
 
 /** The whole system in one process: each service's configuration, parsed from one environment. */
 export interface EmbeddedConfig {

@@ -7,6 +7,7 @@ try {
   const config = loadEmbeddedConfig(process.env);
   const { app, adminKeyPath } = await buildEmbeddedApp(config);
   const server = config.memory.server;
+  const llm = config.agent.llm;
   const address = await runServer(app, { port: server.port, host: server.host, graceMs: server.shutdownGraceMs });
   const ready = await app.readiness.run();
   app.log.info({
@@ -14,7 +15,7 @@ try {
     docs: `${address}/docs`,
     data_dir: config.memory.dataDir,
     admin_key: adminKeyPath ?? 'PAI_ADMIN_API_KEY',
-    model: `${config.agent.llm.provider} ${config.agent.llm.model} at ${config.agent.llm.baseUrl}`,
+    model: `${llm.provider} ${llm.model} at ${llm.provider === 'openai' ? llm.baseUrl : llm.endpoint ?? `Bedrock ${llm.region}`}`,
     checks: ready.checks,
   }, ready.ready ? 'PAI is ready' : 'PAI is up, but not every dependency is ready (see checks)');
 } catch (err) {

@@ -49,14 +49,20 @@ export function abortCauseOf(signal: AbortSignal | undefined): AbortCause | null
   return signal.reason === 'shutdown' ? 'shutdown' : 'client_disconnected';
 }
 
-const CONFIGURE_HINT =
-  'Configure a model: start Ollama (`ollama serve`, then `ollama pull llama3.2`) or set OPENAI_BASE_URL ' +
-  '(and OPENAI_API_KEY, LLM_MODEL) to any OpenAI-compatible server, then retry.';
+const CONFIGURE_HINTS: Record<string, string> = {
+  openai: 'Configure a model: start Ollama (`ollama serve`, then `ollama pull llama3.2`) or set OPENAI_BASE_URL ' +
+    '(and OPENAI_API_KEY, LLM_MODEL) to any OpenAI-compatible server, then retry.',
+  bedrock: 'Check the AWS credentials, AWS_REGION (and BEDROCK_ENDPOINT), that LLM_MODEL is a model or inference ' +
+    'profile id of that region, and that model access is granted in the Bedrock console.',
+};
 
 /** Model errors as the client sees them: unavailability says how to fix it, aborts say why. */
-export function clientErrorFor(error: unknown, signal?: AbortSignal): PaiError {
+export function clientErrorFor(error: unknown, signal?: AbortSignal, provider = 'openai'): PaiError {
   if (abortCauseOf(signal) === 'shutdown') return ServiceErrors.shuttingDown();
-  if (LlmErrors.unavailable.is(error)) return LlmErrors.unavailable(`${error.message} ${CONFIGURE_HINT}`);
+  if (LlmErrors.unavailable.is(error)) {
+    const hint = CONFIGURE_HINTS[provider] ?? '';
+    return LlmErrors.unavailable(`${error.message} ${hint}`.trim(), { headers: error.headers, details: error.details, cause: error });
+  }
   if (isPaiError(error)) return error;
   return ServiceErrors.internal({ cause: error });
 }
@@ -151,7 +157,7 @@ export async function completeTurn(deps: ChatDeps, ctx: TurnContext, turn: Prepa
   try {
     result = await deps.model.complete(turn.request, { signal });
   } catch (err) {
-    throw clientErrorFor(err, signal);
+    throw clientErrorFor(err, signal, deps.model.name);
   }
   await storeAnswer(deps, ctx, turn, result.text, false);
   const cost = await recordUsage(deps, ctx, turn, result.model, result.usage);
@@ -191,7 +197,7 @@ export async function streamTurn(
     if (final === null) throw LlmErrors.badResponse('The model stream ended without a final event.');
   } catch (err) {
     const cause = abortCauseOf(signal);
-    const error = clientErrorFor(err, signal);
+    const error = clientErrorFor(err, signal, deps.model.name);
     if (text.length === 0) return { ok: false, error, cause };
     try {
       // The partial answer is kept, marked incomplete; the tokens it cost are recorded, estimated.

@@ -3,7 +3,9 @@ import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS } from '@pai/service-kit';
 import { isPaiError } from '@pai/errors';
-import { createOpenAiProvider, type ModelHealth, type ModelProvider } from '@pai/model-provider';
+import {
+  createBedrockProvider, createOpenAiProvider, withCircuitBreaker, type CircuitState, type ModelHealth, type ModelProvider,
+} from '@pai/model-provider';
 import type { LlmConfig } from '../config.js';
 import type { UsageObserver } from '../domain/usage.js';
 
@@ -13,18 +15,28 @@ declare module 'fastify' {
   }
 }
 
-/** The provider the configuration names. */
+/** The provider the configuration names (credentials for Bedrock come from the AWS SDK's default chain). */
 export function createModelProvider(config: LlmConfig): ModelProvider {
+  const retry = { maxRetries: config.maxRetries };
   switch (config.provider) {
     case 'openai':
-      return createOpenAiProvider({
-        baseUrl: config.baseUrl,
-        apiKey: config.apiKey,
-        defaultModel: config.model,
-        timeouts: config.timeouts,
-        retry: { maxRetries: config.maxRetries },
+      return createOpenAiProvider({ baseUrl: config.baseUrl, apiKey: config.apiKey, defaultModel: config.model, timeouts: config.timeouts, retry });
+    case 'bedrock':
+      return createBedrockProvider({
+        region: config.region, ...(config.endpoint ? { endpoint: config.endpoint } : {}), defaultModel: config.model, timeouts: config.timeouts, retry,
       });
   }
+}
+
+const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/** Wraps a provider in its circuit breaker, reporting the state as a gauge. */
+export function guardModel(provider: ModelProvider, breaker: { failureThreshold: number; openMs: number }, metrics: ModelMetrics): ModelProvider {
+  metrics.circuit.set({ provider: provider.name }, 0);
+  return withCircuitBreaker(provider, {
+    ...breaker,
+    onStateChange: (state, name) => metrics.circuit.set({ provider: name }, CIRCUIT_VALUE[state]),
+  });
 }
 
 export interface ModelMetrics {
