@@ -27,7 +27,9 @@ export async function startServer(script: string, env: Record<string, string>, p
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`${script} exited ${child.exitCode}`);
     try {
-      if ((await fetch(url + probePath)).ok) return { child, url };
+      // Any HTTP answer means the server is up (a stand-in may answer 404 on the probe path).
+      await fetch(url + probePath);
+      return { child, url };
     } catch {
       // not listening yet
     }
