@@ -131,6 +131,74 @@ export interface UsageStore {
   tokensOnDay(userId: string, day: string): Promise<number>;
 }
 
+/** A long-term memory. `content` is whatever the caller stores (sealed ciphertext when encryption is on). */
+export interface MemoryRecord {
+  id: string;
+  userId: string;
+  content: string;
+  /** preference | person | plan | fact | episodic, or a caller's own category. */
+  category: string;
+  /** 0..1 */
+  importance: number;
+  /** The message the memory was formed from; null when created through the API. */
+  sourceMessageId: string | null;
+  /** Set when a newer memory contradicts this one; superseded memories are kept, not deleted. */
+  supersededBy: string | null;
+  /** After this instant the memory is no longer listed or retrieved. */
+  expiresAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface MemoryListQuery extends PageRequest {
+  category?: string | undefined;
+  /** Superseded memories are hidden unless asked for. */
+  includeSuperseded?: boolean | undefined;
+  /** Expired memories (expiresAt <= now) are hidden; ISO instant. */
+  now: string;
+}
+
+export type MemoryPatch = Partial<Pick<MemoryRecord, 'content' | 'category' | 'importance' | 'expiresAt' | 'supersededBy'>> & { updatedAt: string };
+
+export interface MemoryStore {
+  create(memory: MemoryRecord): Promise<void>;
+  get(userId: string, id: string): Promise<MemoryRecord | null>;
+  /** Newest first. */
+  list(userId: string, query: MemoryListQuery): Promise<Page<MemoryRecord>>;
+  /** The updated record, or null when not found for this user. */
+  update(userId: string, id: string, patch: MemoryPatch): Promise<MemoryRecord | null>;
+  delete(userId: string, id: string): Promise<boolean>;
+}
+
+/** A user's data key, wrapped by the key provider (never the plaintext key). */
+export interface DataKeyRecord {
+  userId: string;
+  wrapped: string;
+  /** The master key (version) that wrapped it. */
+  keyId: string;
+  createdAt: string;
+}
+
+export interface DataKeyStore {
+  get(userId: string): Promise<DataKeyRecord | null>;
+  /** Stores the record unless one exists; returns the stored one (the existing record if another writer won). */
+  putIfAbsent(record: DataKeyRecord): Promise<DataKeyRecord>;
+  /** Replaces the record only if its wrapped value is still `expectedWrapped` (rotation); false otherwise. */
+  replace(userId: string, expectedWrapped: string, record: DataKeyRecord): Promise<boolean>;
+  delete(userId: string): Promise<boolean>;
+}
+
+/** What deleting a user removed, per kind. */
+export interface PurgeReceipt {
+  users: number;
+  apiKeys: number;
+  conversations: number;
+  messages: number;
+  memories: number;
+  usage: number;
+  dataKeys: number;
+}
+
 export interface Store {
   /** Adapter name, e.g. "embedded" or "dynamodb". */
   readonly kind: string;
@@ -138,6 +206,14 @@ export interface Store {
   readonly apiKeys: ApiKeyStore;
   readonly conversations: ConversationStore;
   readonly usage: UsageStore;
+  readonly memories: MemoryStore;
+  readonly dataKeys: DataKeyStore;
+  /**
+   * Deletes everything the user owns (records, keys, usage, the wrapped data key and the user). Safe to
+   * repeat: a purge interrupted part-way completes on the next call, and the user is gone from the first
+   * step on (their keys stop working before any record is removed).
+   */
+  purgeUser(userId: string): Promise<PurgeReceipt>;
   /** Cheap round trip for /readyz; throws when unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;

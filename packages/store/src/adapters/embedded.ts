@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import { ConflictErrors, NotFoundErrors, StoreErrors, isPaiError } from '@pai/errors';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type {
-  ApiKeyRecord, ConversationRecord, MessageRecord, Page, PageRequest, Store, UsageGroupBy, UsageTotals, UserRecord,
+  ApiKeyRecord, ConversationRecord, DataKeyRecord, MemoryListQuery, MemoryPatch, MemoryRecord, MessageRecord, Page, PageRequest,
+  PurgeReceipt, Store, UsageGroupBy, UsageTotals, UserRecord,
 } from '../index.js';
 
 export interface EmbeddedStoreOptions {
@@ -75,6 +76,28 @@ const MIGRATIONS: string[] = [
   ) STRICT;
   CREATE INDEX usage_by_user_day ON usage(user_id, day);
   `,
+  `
+  CREATE TABLE memories (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    content TEXT NOT NULL,
+    category TEXT NOT NULL,
+    importance REAL NOT NULL,
+    source_message_id TEXT,
+    superseded_by TEXT,
+    expires_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX memories_by_user ON memories(user_id, id);
+
+  CREATE TABLE data_keys (
+    user_id TEXT PRIMARY KEY,
+    wrapped TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  ) STRICT;
+  `,
 ];
 
 interface UsageRow { key: string; requests: number; input_tokens: number; output_tokens: number; cost_usd: number; estimated_requests: number }
@@ -83,6 +106,17 @@ const toUsageTotals = (r: UsageRow): UsageTotals => ({
   key: r.key, requests: r.requests, inputTokens: r.input_tokens, outputTokens: r.output_tokens,
   costUsd: Math.round(r.cost_usd * 1e9) / 1e9, estimatedRequests: r.estimated_requests,
 });
+
+interface MemoryRow {
+  id: string; user_id: string; content: string; category: string; importance: number; source_message_id: string | null;
+  superseded_by: string | null; expires_at: string | null; created_at: string; updated_at: string;
+}
+const toMemory = (r: MemoryRow): MemoryRecord => ({
+  id: r.id, userId: r.user_id, content: r.content, category: r.category, importance: r.importance,
+  sourceMessageId: r.source_message_id, supersededBy: r.superseded_by, expiresAt: r.expires_at, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+interface DataKeyRow { user_id: string; wrapped: string; key_id: string; created_at: string }
+const toDataKey = (r: DataKeyRow): DataKeyRecord => ({ userId: r.user_id, wrapped: r.wrapped, keyId: r.key_id, createdAt: r.created_at });
 
 interface UserRow { id: string; name: string; created_at: string }
 interface ApiKeyRow { id: string; user_id: string; key_hash: string; prefix: string; name: string | null; created_at: string; revoked_at: string | null }
@@ -172,8 +206,60 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
       `SELECT ${USAGE_KEY[groupBy]} AS key, count(*) AS requests, sum(input_tokens) AS input_tokens,
         sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd, sum(estimated) AS estimated_requests
        FROM usage WHERE user_id = ? AND day >= ? AND day <= ? GROUP BY key ORDER BY key`)])) as Record<UsageGroupBy, Database.Statement<[string, string, string], UsageRow>>,
+    insertMemory: db.prepare(`INSERT INTO memories (id, user_id, content, category, importance, source_message_id, superseded_by,
+      expires_at, created_at, updated_at) VALUES (@id, @userId, @content, @category, @importance, @sourceMessageId, @supersededBy,
+      @expiresAt, @createdAt, @updatedAt)`),
+    getMemory: db.prepare<[string, string], MemoryRow>('SELECT * FROM memories WHERE user_id = ? AND id = ?'),
+    listMemories: db.prepare<{ userId: string; before: string; category: string | null; all: number; now: string; limit: number }, MemoryRow>(
+      `SELECT * FROM memories WHERE user_id = @userId AND id < @before
+         AND (@category IS NULL OR category = @category)
+         AND (@all = 1 OR superseded_by IS NULL)
+         AND (expires_at IS NULL OR expires_at > @now)
+       ORDER BY id DESC LIMIT @limit`),
+    updateMemory: db.prepare(`UPDATE memories SET content = coalesce(@content, content), category = coalesce(@category, category),
+      importance = coalesce(@importance, importance),
+      expires_at = CASE WHEN @setExpires = 1 THEN @expiresAt ELSE expires_at END,
+      superseded_by = CASE WHEN @setSuperseded = 1 THEN @supersededBy ELSE superseded_by END,
+      updated_at = @updatedAt WHERE user_id = @userId AND id = @id`),
+    deleteMemory: db.prepare<[string, string]>('DELETE FROM memories WHERE user_id = ? AND id = ?'),
+    getDataKey: db.prepare<[string], DataKeyRow>('SELECT * FROM data_keys WHERE user_id = ?'),
+    insertDataKeyIfAbsent: db.prepare('INSERT OR IGNORE INTO data_keys (user_id, wrapped, key_id, created_at) VALUES (@userId, @wrapped, @keyId, @createdAt)'),
+    replaceDataKey: db.prepare(`UPDATE data_keys SET wrapped = @wrapped, key_id = @keyId, created_at = @createdAt
+      WHERE user_id = @userId AND wrapped = @expected`),
+    deleteDataKey: db.prepare<[string]>('DELETE FROM data_keys WHERE user_id = ?'),
+    purge: {
+      messages: db.prepare<[string]>('DELETE FROM messages WHERE user_id = ?'),
+      conversations: db.prepare<[string]>('DELETE FROM conversations WHERE user_id = ?'),
+      memories: db.prepare<[string]>('DELETE FROM memories WHERE user_id = ?'),
+      apiKeys: db.prepare<[string]>('DELETE FROM api_keys WHERE user_id = ?'),
+      usage: db.prepare<[string]>('DELETE FROM usage WHERE user_id = ?'),
+      dataKeys: db.prepare<[string]>('DELETE FROM data_keys WHERE user_id = ?'),
+      users: db.prepare<[string]>('DELETE FROM users WHERE id = ?'),
+    },
     ping: db.prepare('SELECT 1'),
   };
+
+  const purgeUser = db.transaction((userId: string): PurgeReceipt => ({
+    // Children first: the foreign keys would cascade, but the receipt needs each count.
+    messages: q.purge.messages.run(userId).changes,
+    conversations: q.purge.conversations.run(userId).changes,
+    memories: q.purge.memories.run(userId).changes,
+    apiKeys: q.purge.apiKeys.run(userId).changes,
+    usage: q.purge.usage.run(userId).changes,
+    dataKeys: q.purge.dataKeys.run(userId).changes,
+    users: q.purge.users.run(userId).changes,
+  }));
+
+  const updateMemory = db.transaction((userId: string, id: string, patch: MemoryPatch) => {
+    const changed = q.updateMemory.run({
+      userId, id, updatedAt: patch.updatedAt,
+      content: patch.content ?? null, category: patch.category ?? null, importance: patch.importance ?? null,
+      setExpires: 'expiresAt' in patch ? 1 : 0, expiresAt: patch.expiresAt ?? null,
+      setSuperseded: 'supersededBy' in patch ? 1 : 0, supersededBy: patch.supersededBy ?? null,
+    }).changes;
+    const row = changed > 0 ? q.getMemory.get(userId, id) : undefined;
+    return row ? toMemory(row) : null;
+  });
 
   const insertMessage = (m: MessageRecord) => {
     if (q.messageExists.get(m.id)) throw ConflictErrors.messageExists(m.id);
@@ -261,6 +347,36 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
       summarize: (userId, query) => guard(() => q.summarize[query.groupBy].all(userId, query.fromDay, query.toDay).map(toUsageTotals)),
       tokensOnDay: (userId, day) => guard(() => q.tokensOnDay.get(userId, day)?.tokens ?? 0),
     },
+    memories: {
+      create: (m) => guard(() => void q.insertMemory.run(m)),
+      get: (userId, id) => guard(() => {
+        const row = q.getMemory.get(userId, id);
+        return row ? toMemory(row) : null;
+      }),
+      list: (userId, query: MemoryListQuery) => guard(() => {
+        const scope = `memories:${userId}:${query.category ?? ''}:${query.includeSuperseded ? 1 : 0}`;
+        const before = query.cursor ? decodeCursor<string>(scope, query.cursor, 'string') : '\uffff';
+        const rows = q.listMemories.all({
+          userId, before, category: query.category ?? null, all: query.includeSuperseded ? 1 : 0, now: query.now, limit: query.limit + 1,
+        });
+        return pageFrom(rows, query.limit, toMemory, (r) => r.id, scope);
+      }),
+      update: (userId, id, patch) => guard(() => updateMemory(userId, id, patch)),
+      delete: (userId, id) => guard(() => q.deleteMemory.run(userId, id).changes > 0),
+    },
+    dataKeys: {
+      get: (userId) => guard(() => {
+        const row = q.getDataKey.get(userId);
+        return row ? toDataKey(row) : null;
+      }),
+      putIfAbsent: (record) => guard(() => {
+        q.insertDataKeyIfAbsent.run(record);
+        return toDataKey(q.getDataKey.get(record.userId)!);
+      }),
+      replace: (userId, expected, record) => guard(() => q.replaceDataKey.run({ ...record, userId, expected }).changes > 0),
+      delete: (userId) => guard(() => q.deleteDataKey.run(userId).changes > 0),
+    },
+    purgeUser: (userId) => guard(() => purgeUser(userId)),
     ping: () => guard(() => {
       if (closed) throw new Error('store is closed');
       q.ping.get();

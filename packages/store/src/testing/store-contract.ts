@@ -176,6 +176,91 @@ export function runStoreContract(t: Test, makeStore: () => Promise<Store>): void
     t.same(await store.usage.summarize('usr_c', { fromDay: '2026-11-01', toDay: '2026-11-30', groupBy: 'model' }), []);
   });
 
+  const memory = (userId: string, content: string, over: Partial<import('../index.js').MemoryRecord> = {}) => ({
+    id: newId('mem'), userId, content, category: 'fact', importance: 0.5, sourceMessageId: null, supersededBy: null,
+    expiresAt: null, createdAt: now(), updatedAt: now(), ...over,
+  });
+
+  withStore('memories: newest first, category filter, superseded and expired hidden, owner-scoped', async (t, store) => {
+    const a = user('a');
+    const b = user('b');
+    await store.users.create(a);
+    await store.users.create(b);
+    const old = memory(a.id, 'likes tea', { category: 'preference' });
+    await store.memories.create(old);
+    const replacement = memory(a.id, 'likes coffee', { category: 'preference' });
+    await store.memories.create(replacement);
+    await store.memories.create(memory(a.id, 'sister Eva', { category: 'person' }));
+    await store.memories.create(memory(a.id, 'trip in May', { category: 'plan', expiresAt: '2000-01-01T00:00:00.000Z' }));
+    await store.memories.create(memory(b.id, 'not yours'));
+    const superseded = await store.memories.update(a.id, old.id, { supersededBy: replacement.id, updatedAt: now() });
+    t.equal(superseded?.supersededBy, replacement.id);
+    t.equal(superseded?.content, 'likes tea', 'a partial patch keeps the other fields');
+
+    const at = now();
+    const visible = await store.memories.list(a.id, { limit: 10, now: at });
+    t.same(visible.items.map((m) => m.content), ['sister Eva', 'likes coffee'], 'newest first; superseded and expired hidden');
+    const all = await store.memories.list(a.id, { limit: 10, now: at, includeSuperseded: true });
+    t.same(all.items.map((m) => m.content), ['sister Eva', 'likes coffee', 'likes tea']);
+    const prefs = await store.memories.list(a.id, { limit: 10, now: at, category: 'preference' });
+    t.same(prefs.items.map((m) => m.content), ['likes coffee']);
+    const expiredLater = await store.memories.list(a.id, { limit: 10, now: '1999-01-01T00:00:00.000Z' });
+    t.ok(expiredLater.items.some((m) => m.content === 'trip in May'), 'not yet expired then');
+
+    const p1 = await store.memories.list(a.id, { limit: 1, now: at, includeSuperseded: true });
+    const p2 = await store.memories.list(a.id, { limit: 5, now: at, includeSuperseded: true, cursor: p1.nextCursor! });
+    t.same([...p1.items, ...p2.items].map((m) => m.content), ['sister Eva', 'likes coffee', 'likes tea']);
+    await t.rejects(store.memories.list(b.id, { limit: 1, now: at, cursor: p1.nextCursor! }), { code: 'PAI_REQUEST_INVALID_CURSOR' });
+
+    t.equal(await store.memories.get(b.id, old.id), null, "another user's memory is not found");
+    t.equal(await store.memories.update(b.id, old.id, { content: 'hijack', updatedAt: now() }), null);
+    t.equal(await store.memories.delete(b.id, old.id), false);
+    const cleared = await store.memories.update(a.id, old.id, { expiresAt: null, supersededBy: null, importance: 0.9, updatedAt: now() });
+    t.match(cleared, { supersededBy: null, expiresAt: null, importance: 0.9 });
+    t.equal(await store.memories.delete(a.id, old.id), true);
+    t.equal(await store.memories.get(a.id, old.id), null);
+  });
+
+  withStore('data keys: put if absent, conditional replace, delete', async (t, store) => {
+    const first = { userId: 'usr_k', wrapped: 'w1', keyId: 'k1', createdAt: now() };
+    t.same(await store.dataKeys.putIfAbsent(first), first);
+    t.same(await store.dataKeys.putIfAbsent({ ...first, wrapped: 'w2' }), first, 'the first writer wins');
+    t.equal(await store.dataKeys.replace('usr_k', 'stale', { ...first, wrapped: 'w3' }), false);
+    t.equal(await store.dataKeys.replace('usr_k', 'w1', { ...first, wrapped: 'w3', keyId: 'k2' }), true);
+    t.match(await store.dataKeys.get('usr_k'), { wrapped: 'w3', keyId: 'k2' });
+    t.equal(await store.dataKeys.delete('usr_k'), true);
+    t.equal(await store.dataKeys.get('usr_k'), null);
+    t.equal(await store.dataKeys.delete('usr_k'), false);
+  });
+
+  withStore('purgeUser removes everything the user owns, counts it, and leaves others alone', async (t, store) => {
+    const [a, b] = [user('a'), user('b')];
+    await store.users.create(a);
+    await store.users.create(b);
+    for (const u of [a, b]) {
+      await store.apiKeys.create({ id: newId('key'), userId: u.id, keyHash: `h-${u.id}`, prefix: 'p', name: null, createdAt: now(), revokedAt: null });
+      const c = conversation(u.id);
+      await store.conversations.createWithMessage(c, message(c, 'hello'));
+      await store.conversations.appendMessage(message(c, 'hi', 'assistant'));
+      await store.memories.create(memory(u.id, 'm'));
+      await store.dataKeys.putIfAbsent({ userId: u.id, wrapped: 'w', keyId: 'k', createdAt: now() });
+      await store.usage.record({ id: newId('req'), userId: u.id, at: now(), day: now().slice(0, 10), conversationId: c.id, agentId: 'default',
+        agentVersion: 1, provider: 'openai', model: 'm', inputTokens: 1, outputTokens: 1, costUsd: 0, estimated: false });
+    }
+    const receipt = await store.purgeUser(a.id);
+    t.same(receipt, { users: 1, apiKeys: 1, conversations: 1, messages: 2, memories: 1, usage: 1, dataKeys: 1 });
+    t.equal(await store.users.get(a.id), null);
+    t.equal(await store.apiKeys.findActiveByHash(`h-${a.id}`), null);
+    t.same((await store.conversations.list(a.id, { limit: 10 })).items, []);
+    t.equal(await store.dataKeys.get(a.id), null);
+    t.same(await store.usage.summarize(a.id, { fromDay: '2000-01-01', toDay: '2999-01-01', groupBy: 'day' }), []);
+    t.same(await store.purgeUser(a.id), { users: 0, apiKeys: 0, conversations: 0, messages: 0, memories: 0, usage: 0, dataKeys: 0 }, 'repeatable');
+    t.ok(await store.users.get(b.id), 'the other user is untouched');
+    t.ok(await store.apiKeys.findActiveByHash(`h-${b.id}`));
+    t.equal((await store.conversations.list(b.id, { limit: 10 })).items.length, 1);
+    t.ok(await store.dataKeys.get(b.id));
+  });
+
   withStore('ping answers', async (t, store) => {
     await t.resolves(store.ping());
   });
