@@ -44,7 +44,7 @@ export async function buildEmbeddedApp(config: EmbeddedConfig, overrides: Embedd
   const internalToken = server.internalToken ?? randomBytes(32).toString('base64url');
 
   await app.register(authPlugin, { authenticator, internalToken });
-  await app.register(memoryService, { store, authenticator });
+  await app.register(memoryService, { store, authenticator, shred: (userId) => store.dataKeys.delete(userId) });
   const memory = createLocalMemoryClient(store, authenticator);
   await app.register(agentService, { config: config.agent, model: overrides.model ?? createModelProvider(config.agent.llm), memory, store });
   await app.register(searchService, { config: config.search });

@@ -31,6 +31,6 @@ export async function buildApp(config: MemoryConfig, overrides: MemoryOverrides 
   const authenticator = createStoreAuthenticator(store, adminKey.secret);
   const internalToken = config.server.internalToken ?? randomBytes(32).toString('base64url');
   await app.register(authPlugin, { authenticator, internalToken });
-  await app.register(memoryService, { store, authenticator });
+  await app.register(memoryService, { store, authenticator, shred: (userId) => store.dataKeys.delete(userId) });
   return app;
 }

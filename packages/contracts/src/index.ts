@@ -8,3 +8,4 @@ export * from './clients/memory-client.js';
 export * from './usage.js';
 export * from './openai-compat.js';
 export * from './routing.js';
+export * from './memories.js';

@@ -128,3 +128,7 @@ export function toErrorBody(error: PaiError, requestId: string): ErrorBody {
   if (error.details !== undefined) body.error.details = error.details;
   return body;
 }
+
+export const MemoryErrors = {
+  notFound: defineError<[id: string]>('PAI_MEMORY_NOT_FOUND', 404, (id) => `Memory '${id}' not found.`),
+};

@@ -1,5 +1,5 @@
-import type { ApiKeyDto, ConversationDto, MessageDto, UserDto } from '@pai/contracts';
-import type { ApiKeyRecord, ConversationRecord, MessageRecord, UserRecord } from '@pai/store';
+import type { ApiKeyDto, ConversationDto, DeleteUserReceiptDto, MemoryDto, MessageDto, UserDto } from '@pai/contracts';
+import type { ApiKeyRecord, ConversationRecord, MemoryRecord, MessageRecord, PurgeReceipt, UserRecord } from '@pai/store';
 
 export const userDto = (u: UserRecord): UserDto => ({ id: u.id, name: u.name, created_at: u.createdAt });
 
@@ -13,4 +13,18 @@ export const conversationDto = (c: ConversationRecord): ConversationDto => ({
 
 export const messageDto = (m: MessageRecord): MessageDto => ({
   id: m.id, role: m.role, content: m.content, created_at: m.createdAt, ...(m.incomplete ? { incomplete: true as const } : {}),
+});
+
+export const memoryDto = (m: MemoryRecord): MemoryDto => ({
+  id: m.id, content: m.content, category: m.category, importance: m.importance, source_message_id: m.sourceMessageId,
+  superseded_by: m.supersededBy, expires_at: m.expiresAt, created_at: m.createdAt, updated_at: m.updatedAt,
+});
+
+export const receiptDto = (userId: string, r: PurgeReceipt, shredded: boolean): DeleteUserReceiptDto => ({
+  user_id: userId,
+  crypto_shredded: shredded,
+  deleted: {
+    users: r.users, api_keys: r.apiKeys, conversations: r.conversations, messages: r.messages,
+    memories: r.memories, usage: r.usage, data_keys: r.dataKeys,
+  },
 });

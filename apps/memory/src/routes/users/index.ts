@@ -1,15 +1,49 @@
 import type { RoutePlugin } from '@pai/service-kit';
 import {
+  DeleteUserReceiptSchema,
   CreateApiKeyBodySchema, CreateUserBodySchema, CreatedApiKeySchema, ApiKeySchema, ListQuerySchema, UserSchema,
   errorResponses, idParam, pageOf,
 } from '@pai/contracts';
 import { userIdOf } from '@pai/service-kit';
 import { createApiKey, createUser, getUser, listApiKeys, listUsers } from '../../domain/accounts.js';
-import { apiKeyDto, userDto } from '../../domain/dto.js';
+import { apiKeyDto, receiptDto, userDto } from '../../domain/dto.js';
+import { deleteUser, type Shredder } from '../../domain/memories.js';
 
 const security = [{ bearer: [] }];
 
-export const userRoutes: RoutePlugin = async (app) => {
+const DELETE_DESCRIPTION = 'Crypto-shred: the user\'s data key is destroyed first, so everything encrypted under it (backups ' +
+  'included) is unreadable from that moment; then their conversations, messages, memories, usage, API keys and the user ' +
+  'are deleted. Other users are unaffected. Repeating the call finishes an interrupted deletion.';
+
+export const userRoutes: RoutePlugin<{ shred: Shredder }> = async (app, { shred }) => {
+  app.delete('/v1/users/me', {
+    config: { auth: 'user' },
+    schema: {
+      tags: ['users'], security, summary: 'Delete my account and everything I own (crypto-shred)',
+      description: DELETE_DESCRIPTION,
+      response: { 200: DeleteUserReceiptSchema, ...errorResponses(401, 403) },
+    },
+  }, async (request) => {
+    const userId = userIdOf(request);
+    const { receipt, shredded } = await deleteUser(app.store, userId, shred);
+    request.log.info({ user_id: userId, receipt }, 'user deleted');
+    return receiptDto(userId, receipt, shredded);
+  });
+
+  app.delete('/v1/users/:id', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['users'], security, summary: 'Delete a user and everything they own (admin, crypto-shred)',
+      description: DELETE_DESCRIPTION,
+      params: idParam('User'),
+      response: { 200: DeleteUserReceiptSchema, ...errorResponses(401, 403, 404) },
+    },
+  }, async (request) => {
+    const { receipt, shredded } = await deleteUser(app.store, request.params.id, shred);
+    request.log.info({ user_id: request.params.id, receipt }, 'user deleted');
+    return receiptDto(request.params.id, receipt, shredded);
+  });
+
   app.post('/v1/users', {
     config: { auth: 'admin' },
     schema: {

@@ -1,0 +1,78 @@
+import { newId } from '@pai/ids';
+import { MemoryErrors, NotFoundErrors } from '@pai/errors';
+import type { MemoryRecord, Page, PurgeReceipt, Store } from '@pai/store';
+
+export interface NewMemory {
+  content: string;
+  category: string;
+  importance: number;
+  expiresAt?: string | undefined;
+  sourceMessageId?: string | null;
+}
+
+const isExpired = (m: MemoryRecord, now: Date) => m.expiresAt !== null && Date.parse(m.expiresAt) <= now.getTime();
+
+export async function createMemory(store: Store, userId: string, input: NewMemory): Promise<MemoryRecord> {
+  const at = new Date().toISOString();
+  const memory: MemoryRecord = {
+    id: newId('mem'), userId, content: input.content, category: input.category, importance: input.importance,
+    sourceMessageId: input.sourceMessageId ?? null, supersededBy: null,
+    expiresAt: input.expiresAt ? new Date(input.expiresAt).toISOString() : null, createdAt: at, updatedAt: at,
+  };
+  await store.memories.create(memory);
+  return memory;
+}
+
+/** A memory of the user's; an expired one is forgotten (404) even before anything deletes it. */
+export async function getMemory(store: Store, userId: string, id: string, now = new Date()): Promise<MemoryRecord> {
+  const memory = await store.memories.get(userId, id);
+  if (!memory || isExpired(memory, now)) throw MemoryErrors.notFound(id);
+  return memory;
+}
+
+export function listMemories(
+  store: Store, userId: string,
+  query: { limit: number; cursor?: string | undefined; category?: string | undefined; includeSuperseded: boolean },
+): Promise<Page<MemoryRecord>> {
+  return store.memories.list(userId, { ...query, now: new Date().toISOString() });
+}
+
+export interface MemoryChanges {
+  content?: string | undefined;
+  category?: string | undefined;
+  importance?: number | undefined;
+  /** null clears the expiry; undefined leaves it. */
+  expiresAt?: string | null | undefined;
+}
+
+export async function patchMemory(store: Store, userId: string, id: string, changes: MemoryChanges): Promise<MemoryRecord> {
+  await getMemory(store, userId, id);
+  const patch: Parameters<Store['memories']['update']>[2] = { updatedAt: new Date().toISOString() };
+  if (changes.content !== undefined) patch.content = changes.content;
+  if (changes.category !== undefined) patch.category = changes.category;
+  if (changes.importance !== undefined) patch.importance = changes.importance;
+  if (changes.expiresAt !== undefined) patch.expiresAt = changes.expiresAt === null ? null : new Date(changes.expiresAt).toISOString();
+  const updated = await store.memories.update(userId, id, patch);
+  if (!updated) throw MemoryErrors.notFound(id);
+  return updated;
+}
+
+export async function deleteMemory(store: Store, userId: string, id: string): Promise<void> {
+  if (!(await store.memories.delete(userId, id))) throw MemoryErrors.notFound(id);
+}
+
+/** Destroys a user's data key; true when there was one. */
+export type Shredder = (userId: string) => Promise<boolean>;
+
+/**
+ * Deletes a user for good: the data key first (from then on every copy of their ciphertext, backups
+ * included, is unreadable), then every record, their API keys and the user. Repeating it finishes an
+ * interrupted deletion.
+ */
+export async function deleteUser(store: Store, userId: string, shred: Shredder): Promise<{ receipt: PurgeReceipt; shredded: boolean }> {
+  const user = await store.users.get(userId);
+  const shredded = await shred(userId);
+  if (!user && !shredded) throw NotFoundErrors.user(userId);
+  const receipt = await store.purgeUser(userId);
+  return { receipt: { ...receipt, dataKeys: receipt.dataKeys + (shredded ? 1 : 0) }, shredded };
+}
