@@ -2,6 +2,7 @@ import type { MemoryClient } from '@pai/contracts';
 import type { Authenticator } from '@pai/service-kit';
 import type { Store } from '@pai/store';
 import { appendMessage, beginTurn } from './domain/conversations.js';
+import { searchMemories } from './domain/memories.js';
 import { conversationDto, messageDto } from './domain/dto.js';
 
 /**
@@ -29,6 +30,10 @@ export function createLocalMemoryClient(store: Store, authenticator: Authenticat
     },
     async appendMessage(conversationId, body, ctx) {
       return messageDto(await appendMessage(store, ctx.userId, conversationId, { ...body, incomplete: body.incomplete ?? false }));
+    },
+    async searchMemories(query, limit, ctx) {
+      const found = await searchMemories(store, ctx.userId, query, limit);
+      return found.map(({ memory, score }) => ({ id: memory.id, content: memory.content, category: memory.category, score }));
     },
     async ready() {
       await store.ping();

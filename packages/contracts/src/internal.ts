@@ -45,3 +45,21 @@ export type VerifiedPrincipalDto = z.infer<typeof VerifiedPrincipalSchema>;
 export type BeginTurnBody = z.infer<typeof BeginTurnBodySchema>;
 export type BeginTurnResponse = z.infer<typeof BeginTurnResponseSchema>;
 export type AppendMessageBody = z.input<typeof AppendMessageBodySchema>;
+
+export const SearchMemoriesBodySchema = z
+  .object({
+    query: z.string().min(1).max(MESSAGE_MAX_CHARS),
+    limit: z.number().int().min(1).max(50),
+  })
+  .strict();
+
+export const RetrievedMemoriesSchema = z.object({
+  items: z.array(z.object({
+    id: z.string(),
+    content: z.string(),
+    category: z.string(),
+    score: z.number().describe('Relevance; comparable within one answer only'),
+  })),
+});
+
+export type RetrievedMemoriesDto = z.infer<typeof RetrievedMemoriesSchema>;

@@ -5,7 +5,7 @@ import { estimateTokens, type ModelProvider, type ModelRequest, type TokenUsage 
 import type { UsageStore } from '@pai/store';
 import type { AgentCatalog, AgentVersion } from './agents.js';
 import { checkDailyBudget } from './limits.js';
-import { buildPrompt } from './prompt.js';
+import { buildPrompt, memoryBlock } from './prompt.js';
 import type { UsageRecorder } from './usage.js';
 
 export interface ChatDeps {
@@ -29,7 +29,12 @@ export interface ChatInput {
   /** Per-request overrides of the agent version's settings. */
   temperature?: number | undefined;
   maxTokens?: number | undefined;
+  /** Long-term memory retrieval (and formation) for this turn; default auto. */
+  memory?: 'auto' | 'off' | undefined;
 }
+
+/** How many memories a turn may put into the prompt. */
+export const MEMORY_LIMIT = 6;
 
 /** A turn whose user message is stored and whose prompt is ready for the model. */
 export interface PreparedTurn {
@@ -39,6 +44,7 @@ export interface PreparedTurn {
   agent: AgentVersion;
   request: ModelRequest;
   start: ChatStartEventDto;
+  memoriesUsed: ChatResponseDto['memories_used'];
 }
 
 /** Why a turn was cut short; carried as the AbortSignal's reason. */
@@ -73,20 +79,24 @@ export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatI
   // An unknown agent is refused before anything is stored.
   const requested = input.agentId === undefined ? null : await deps.agents.resolve(input.agentId, input.conversationId ?? '');
   const userMessageId = newId('msg');
-  const turn = await deps.memory.beginTurn(
-    {
-      conversation_id: input.conversationId,
-      agent_id: input.agentId ?? 'default',
-      message: { id: userMessageId, content: input.message },
-      history_limit: deps.settings.historyMessages,
-    },
-    ctx,
-  );
+  const [turn, memories] = await Promise.all([
+    deps.memory.beginTurn(
+      {
+        conversation_id: input.conversationId,
+        agent_id: input.agentId ?? 'default',
+        message: { id: userMessageId, content: input.message },
+        history_limit: deps.settings.historyMessages,
+      },
+      ctx,
+    ),
+    input.memory === 'off' ? Promise.resolve([]) : deps.memory.searchMemories(input.message, MEMORY_LIMIT, ctx),
+  ]);
   // A conversation keeps its agent unless the request names another one.
   const agent = requested ?? await deps.agents.resolve(turn.conversation.agent_id, turn.conversation.id);
   const maxOutputTokens = Math.min(input.maxTokens ?? agent.maxTokens ?? deps.settings.maxOutputTokens, deps.settings.maxOutputTokens);
   const prompt = buildPrompt({
     systemPrompt: input.systemPrompt ?? agent.systemPrompt,
+    context: memoryBlock(memories),
     history: turn.history.map((m) => ({ role: m.role, content: m.content })),
     userMessage: input.message,
     contextTokens: deps.settings.contextTokens,
@@ -108,6 +118,7 @@ export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatI
       agent: { id: agent.agentId, version: agent.version },
       model: agent.model,
     },
+    memoriesUsed: memories.map((m) => ({ id: m.id, content: m.content, score: m.score })),
   };
 }
 
@@ -138,7 +149,7 @@ function responseOf(turn: PreparedTurn, text: string, model: string, usage: Toke
       cost_usd: costUsd,
       ...(usage.estimated ? { estimated: true } : {}),
     },
-    memories_used: [],
+    memories_used: turn.memoriesUsed,
     citations: [],
   };
 }

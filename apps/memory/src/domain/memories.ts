@@ -1,5 +1,6 @@
 import { newId } from '@pai/ids';
 import { MemoryErrors, NotFoundErrors } from '@pai/errors';
+import { rankBm25 } from '@pai/retrieval';
 import type { MemoryRecord, Page, PurgeReceipt, Store } from '@pai/store';
 
 export interface NewMemory {
@@ -75,4 +76,36 @@ export async function deleteUser(store: Store, userId: string, shred: Shredder):
   if (!user && !shredded) throw NotFoundErrors.user(userId);
   const receipt = await store.purgeUser(userId);
   return { receipt: { ...receipt, dataKeys: receipt.dataKeys + (shredded ? 1 : 0) }, shredded };
+}
+
+export interface RetrievedMemory {
+  memory: MemoryRecord;
+  score: number;
+}
+
+const MAX_CANDIDATES = 5_000;
+
+/** The user's active memories (not expired, not superseded), newest first, up to a safety bound. */
+export async function activeMemories(store: Store, userId: string): Promise<MemoryRecord[]> {
+  const all: MemoryRecord[] = [];
+  let cursor: string | undefined;
+  const now = new Date().toISOString();
+  do {
+    const page = await store.memories.list(userId, { limit: 100, cursor, now });
+    all.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor && all.length < MAX_CANDIDATES);
+  return all;
+}
+
+/**
+ * The memories most relevant to a message: BM25 over the user's active memories, nudged by importance
+ * (up to +50 %), best first.
+ */
+export async function searchMemories(store: Store, userId: string, query: string, limit: number): Promise<RetrievedMemory[]> {
+  const candidates = await activeMemories(store, userId);
+  return rankBm25(query, candidates, (m) => `${m.category} ${m.content}`)
+    .map(({ item, score }) => ({ memory: item, score: Math.round(score * (1 + 0.5 * item.importance) * 1e4) / 1e4 }))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, limit);
 }

@@ -5,6 +5,8 @@ import { MessageSchema, type MessageDto } from '../conversations.js';
 import {
   BeginTurnResponseSchema,
   VerifyKeyResponseSchema,
+  RetrievedMemoriesSchema,
+  type RetrievedMemoriesDto,
   type AppendMessageBody,
   type BeginTurnBody,
   type BeginTurnResponse,
@@ -26,6 +28,8 @@ export interface MemoryClient {
   /** Finds or creates the conversation, stores the user's message, returns recent history. */
   beginTurn(body: BeginTurnBody, ctx: CallContext & { userId: string }): Promise<BeginTurnResponse>;
   appendMessage(conversationId: string, body: AppendMessageBody, ctx: CallContext & { userId: string }): Promise<MessageDto>;
+  /** The user's memories most relevant to `query`, best first. */
+  searchMemories(query: string, limit: number, ctx: CallContext & { userId: string }): Promise<RetrievedMemoriesDto['items']>;
   ready(): Promise<void>;
   close(): Promise<void>;
 }
@@ -83,6 +87,10 @@ export function createMemoryClient(options: Omit<ServiceClientOptions, 'service'
         ctx,
         MessageSchema,
       );
+    },
+    async searchMemories(query, limit, ctx) {
+      const result = await callService(o, { method: 'POST', path: '/internal/v1/memories/search', body: { query, limit } }, ctx, RetrievedMemoriesSchema);
+      return result.items;
     },
     async ready() {
       const response = await options.transport.send({ method: 'GET', path: '/healthz', headers: {} });

@@ -14,6 +14,7 @@ const SSE_DESCRIPTION = `
 JSON by default. With \`"stream": true\` or \`Accept: text/event-stream\` the answer is Server-Sent Events:
 
 - \`event: start\` — \`{conversation_id, message_id, agent, model}\`
+- \`event: context\` — \`{memories_used, citations}\` when memories were put into the prompt
 - \`event: delta\` — \`{"text": "..."}\` per model chunk
 - \`event: done\` — the full JSON answer (same shape as the JSON response)
 - \`event: error\` — \`{error: {code, message}, request_id}\`; the stream ends
@@ -27,7 +28,10 @@ day and PAI_MAX_CONCURRENT_STREAMS streams per user answer 429 with Retry-After.
 
 /** PAI's own event stream: start, delta…, done | error. */
 const PAI_EVENTS: StreamFormat = {
-  start: (sse, turn) => sse.send('start', turn.start),
+  async start(sse, turn) {
+    await sse.send('start', turn.start);
+    if (turn.memoriesUsed.length > 0) await sse.send('context', { memories_used: turn.memoriesUsed, citations: [] });
+  },
   delta: (sse, _turn, text) => sse.send('delta', { text }),
   done: (sse, _turn, response) => sse.send('done', response),
   error: (sse, _turn, body) => sse.send('error', body),
@@ -60,6 +64,7 @@ export const chatRoutes: RoutePlugin<ChatRouteOptions> = async (app, { deps, str
       conversationId: body.conversation_id,
       agentId: body.agent_id,
       systemPrompt: body.system_prompt,
+      memory: body.memory,
     }, PAI_EVENTS, (_turn, response) => response);
   });
 };

@@ -1,10 +1,11 @@
 import {
-  AppendMessageBodySchema, BeginTurnBodySchema, BeginTurnResponseSchema, MessageSchema, VerifyKeyBodySchema,
+  AppendMessageBodySchema, BeginTurnBodySchema, RetrievedMemoriesSchema, SearchMemoriesBodySchema, BeginTurnResponseSchema, MessageSchema, VerifyKeyBodySchema,
   VerifyKeyResponseSchema, errorResponses, idParam,
 } from '@pai/contracts';
 import { userIdOf, type Authenticator, type RoutePlugin } from '@pai/service-kit';
 import { appendMessage, beginTurn } from '../../domain/conversations.js';
 import { conversationDto, messageDto } from '../../domain/dto.js';
+import { searchMemories } from '../../domain/memories.js';
 
 const security = [{ internalToken: [] }];
 
@@ -55,5 +56,17 @@ export const internalRoutes: RoutePlugin<{ authenticator: Authenticator }> = asy
   }, async (request, reply) => {
     const message = await appendMessage(app.store, userIdOf(request), request.params.id, request.body);
     return reply.code(201).send(messageDto(message));
+  });
+
+  app.post('/internal/v1/memories/search', {
+    config: { auth: 'internal' },
+    schema: {
+      tags: ['internal'], security, summary: "The user's memories most relevant to a query (keyword ranking)",
+      body: SearchMemoriesBodySchema,
+      response: { 200: RetrievedMemoriesSchema, ...errorResponses(400, 401, 403) },
+    },
+  }, async (request) => {
+    const found = await searchMemories(app.store, userIdOf(request), request.body.query, request.body.limit);
+    return { items: found.map(({ memory, score }) => ({ id: memory.id, content: memory.content, category: memory.category, score })) };
   });
 };
