@@ -1,7 +1,8 @@
 import { createHttpTransport, createMemoryClient, type MemoryClient } from '@pai/contracts';
 import { authPlugin, createRemoteAuthenticator, createServiceApp, type LoggerSettings, type ServiceApp } from '@pai/service-kit';
 import type { ModelProvider } from '@pai/model-provider';
-import { openStore, type Store } from '@pai/store';
+import { join } from 'node:path';
+import { createEmbeddedJobQueue, openStore, type JobQueue, type Store } from '@pai/store';
 import type { AgentConfig } from './config.js';
 import { createModelProvider } from './plugins/model.js';
 import { AGENT_TAGS, agentService } from './service.js';
@@ -10,6 +11,7 @@ export interface AgentOverrides {
   model?: ModelProvider;
   memory?: MemoryClient;
   store?: Store;
+  jobs?: JobQueue;
   logger?: LoggerSettings | false;
 }
 
@@ -45,8 +47,12 @@ export async function buildApp(config: AgentConfig, overrides: AgentOverrides = 
     await store.ping();
     return { ok: true };
   });
-  app.addHook('onClose', async () => store.close());
+  const jobs = overrides.jobs ?? createEmbeddedJobQueue({ path: join(config.dataDir, 'agent.db') });
+  app.addHook('onClose', async () => {
+    await jobs.close();
+    await store.close();
+  });
   await app.register(authPlugin, { authenticator: createRemoteAuthenticator(memory), internalToken });
-  await app.register(agentService, { config, model: overrides.model ?? createModelProvider(config.llm), memory, store });
+  await app.register(agentService, { config, model: overrides.model ?? createModelProvider(config.llm), memory, store, jobs });
   return app;
 }

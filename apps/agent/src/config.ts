@@ -50,6 +50,7 @@ export const agentEnv = {
     }),
   PAI_DAILY_TOKEN_BUDGET: intVar(0, 0, 1_000_000_000_000),
   PAI_MAX_CONCURRENT_STREAMS: intVar(4, 0, 10_000),
+  PAI_FORMATION_RETRY_MS: intVar(2_000, 1, 600_000),
 };
 
 const priceTableSchema = z.record(z.string().min(1), z.object({ input_per_1k: z.number().min(0), output_per_1k: z.number().min(0) }).strict());
@@ -81,6 +82,8 @@ export interface AgentConfig {
   store: { backend: 'embedded' };
   /** Default prices with PAI_MODEL_PRICES on top. */
   prices: PriceTable;
+  /** Memory formation: first retry delay (doubles per attempt). */
+  formation: { retryMs: number };
   limits: {
     /** Input + output tokens per user per UTC day; 0 = unlimited. */
     dailyTokenBudget: number;
@@ -115,6 +118,7 @@ export function agentConfigFrom(env: z.output<typeof schema>): AgentConfig {
     store: { backend: env.STORE_BACKEND },
     prices: { ...DEFAULT_PRICES, ...env.PAI_MODEL_PRICES },
     limits: { dailyTokenBudget: env.PAI_DAILY_TOKEN_BUDGET, maxConcurrentStreams: env.PAI_MAX_CONCURRENT_STREAMS },
+    formation: { retryMs: env.PAI_FORMATION_RETRY_MS },
   };
 }
 

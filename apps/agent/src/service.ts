@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { MemoryClient } from '@pai/contracts';
 import type { ModelProvider } from '@pai/model-provider';
-import type { Store } from '@pai/store';
+import type { JobQueue, Store } from '@pai/store';
+import { createFormationWorker, formationJob } from './domain/formation.js';
 import type { AgentConfig } from './config.js';
 import { createDefaultAgentCatalog, type AgentCatalog } from './domain/agents.js';
 import type { ChatDeps } from './domain/chat-turn.js';
@@ -18,6 +19,8 @@ export interface AgentServiceOptions {
   memory: MemoryClient;
   /** The agent's records (usage). Its lifecycle belongs to the caller. */
   store: Store;
+  /** The durable queue memory formation runs from. Its lifecycle belongs to the caller. */
+  jobs: JobQueue;
   agents?: AgentCatalog;
 }
 
@@ -27,13 +30,38 @@ export const AGENT_TAGS = [
   { name: 'usage', description: 'Token usage and cost per user' },
 ];
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    formation: import('./domain/formation.js').FormationWorker;
+  }
+}
+
 /** Everything the agent service serves, as one encapsulated plugin. */
-export const agentService: FastifyPluginAsync<AgentServiceOptions> = async (app, { config, model, memory, store, agents }) => {
+export const agentService: FastifyPluginAsync<AgentServiceOptions> = async (app, { config, model, memory, store, jobs, agents }) => {
   const metrics = createModelMetrics(app.metrics.registry);
   const instrumented = instrumentModel(guardModel(model, config.llm.breaker, metrics), metrics);
   await app.register(modelPlugin, { model: instrumented });
+  const worker = createFormationWorker({
+    queue: jobs, memory, model: instrumented, log: app.log, retryDelayMs: (attempt) => config.formation.retryMs * 2 ** (attempt - 1),
+  });
+  app.addHook('onReady', async () => worker.start());
+  app.addHook('onClose', async () => worker.stop());
+  app.decorate('formation', worker);
   const deps: ChatDeps = {
     memory,
+    formation: {
+      async schedule(userId, turn) {
+        try {
+          await jobs.enqueue(formationJob(userId, {
+            conversation_id: turn.conversationId, user_message_id: turn.userMessageId, assistant_message_id: turn.assistantMessageId,
+          }));
+          worker.kick();
+        } catch (err) {
+          // The answer is already stored and sent; a queue failure costs this turn's memories only.
+          app.log.warn({ code: (err as { code?: string }).code }, 'could not schedule memory formation');
+        }
+      },
+    },
     model: instrumented,
     agents: agents ?? createDefaultAgentCatalog({ systemPrompt: config.chat.systemPrompt, model: config.llm.model, maxTokens: config.llm.maxOutputTokens }),
     usage: { recorder: createUsageRecorder(store.usage, config.prices, metrics.observeUsage), store: store.usage },

@@ -5,6 +5,8 @@ import type { Store } from '@pai/store';
 import { agentService, AGENT_TAGS, createModelProvider } from '@pai/agent';
 import { memoryService, MEMORY_TAGS, createLocalMemoryClient, createStoreAuthenticator, openStore, resolveAdminKey } from '@pai/memory';
 import { searchService, SEARCH_TAGS } from '@pai/search';
+import { createEmbeddedJobQueue } from '@pai/store';
+import { join } from 'node:path';
 import type { EmbeddedConfig } from './config.js';
 
 export interface EmbeddedOverrides {
@@ -46,7 +48,10 @@ export async function buildEmbeddedApp(config: EmbeddedConfig, overrides: Embedd
   await app.register(authPlugin, { authenticator, internalToken });
   await app.register(memoryService, { store, authenticator, shred: (userId) => store.dataKeys.delete(userId) });
   const memory = createLocalMemoryClient(store, authenticator);
-  await app.register(agentService, { config: config.agent, model: overrides.model ?? createModelProvider(config.agent.llm), memory, store });
+  const jobs = createEmbeddedJobQueue({ path: join(config.memory.dataDir, 'pai.db') });
+  // Registered before the agent: Fastify runs onClose hooks last-in first-out, so the worker stops first.
+  app.addHook('onClose', async () => jobs.close());
+  await app.register(agentService, { config: config.agent, model: overrides.model ?? createModelProvider(config.agent.llm), memory, store, jobs });
   await app.register(searchService, { config: config.search });
   return { app, adminKeyPath: adminKey.path };
 }

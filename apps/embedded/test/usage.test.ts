@@ -117,9 +117,10 @@ t.test('concurrent streams per user are limited; JSON requests and other users a
 t.test('/metrics exposes HTTP latency, model TTFT and duration, tokens, cost and errors by code', async (t) => {
   const { app, newUser } = await startPai(t, { env: { PAI_MODEL_PRICES: PRICES, LLM_MAX_RETRIES: '0' } });
   const u = await newUser();
-  await app.inject({ method: 'POST', url: '/v1/chat', headers: u.headers, payload: { message: 'measure me', stream: true } });
-  await app.inject({ method: 'POST', url: '/v1/chat', headers: u.headers, payload: { message: 'and me' } });
-  await app.inject({ method: 'POST', url: '/v1/chat', headers: u.headers, payload: { message: '[[stand-in:fail:500]] x' } });
+  // memory: off, so no formation call joins the counts.
+  await app.inject({ method: 'POST', url: '/v1/chat', headers: u.headers, payload: { message: 'measure me', stream: true, memory: 'off' } });
+  await app.inject({ method: 'POST', url: '/v1/chat', headers: u.headers, payload: { message: 'and me', memory: 'off' } });
+  await app.inject({ method: 'POST', url: '/v1/chat', headers: u.headers, payload: { message: '[[stand-in:fail:500]] x', memory: 'off' } });
   const res = await app.inject({ method: 'GET', url: '/metrics' });
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-type'], /text\/plain/);

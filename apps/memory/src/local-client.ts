@@ -1,8 +1,9 @@
 import type { MemoryClient } from '@pai/contracts';
 import type { Authenticator } from '@pai/service-kit';
 import type { Store } from '@pai/store';
-import { appendMessage, beginTurn } from './domain/conversations.js';
-import { searchMemories } from './domain/memories.js';
+import { appendMessage, beginTurn, formationContext } from './domain/conversations.js';
+import { applyFormation, searchMemories } from './domain/memories.js';
+import { relatedMemories } from './domain/formation.js';
 import { conversationDto, messageDto } from './domain/dto.js';
 
 /**
@@ -30,6 +31,14 @@ export function createLocalMemoryClient(store: Store, authenticator: Authenticat
     },
     async appendMessage(conversationId, body, ctx) {
       return messageDto(await appendMessage(store, ctx.userId, conversationId, { ...body, incomplete: body.incomplete ?? false }));
+    },
+    async formationContext(ids, ctx) {
+      const context = await formationContext(store, ctx.userId, ids, (query) => relatedMemories(store, ctx.userId, query));
+      return { user_message: context.userMessage, assistant_message: context.assistantMessage, memories: context.memories };
+    },
+    async applyFormation(sourceMessageId, facts, ctx) {
+      const result = await applyFormation(store, ctx.userId, sourceMessageId, facts);
+      return { created: result.created.map((m) => m.id), merged: result.merged.map((m) => m.id), superseded: result.superseded };
     },
     async searchMemories(query, limit, ctx) {
       const found = await searchMemories(store, ctx.userId, query, limit);

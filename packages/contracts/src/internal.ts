@@ -63,3 +63,39 @@ export const RetrievedMemoriesSchema = z.object({
 });
 
 export type RetrievedMemoriesDto = z.infer<typeof RetrievedMemoriesSchema>;
+
+export const FormationContextBodySchema = z
+  .object({
+    conversation_id: z.string().min(1).max(100),
+    user_message_id: z.string().min(1).max(100),
+    assistant_message_id: z.string().min(1).max(100),
+  })
+  .strict();
+
+export const FormationContextSchema = z.object({
+  user_message: z.string(),
+  assistant_message: z.string(),
+  memories: z.array(z.object({ id: z.string(), content: z.string(), category: z.string() }))
+    .describe('Active memories related to the exchange, for supersede decisions'),
+});
+
+export const FormedFactSchema = z.object({
+  content: z.string().trim().min(3).max(500),
+  category: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
+  importance: z.number().min(0).max(1),
+  supersedes: z.string().max(100).optional(),
+});
+
+export const ApplyFormationBodySchema = z
+  .object({ source_message_id: z.string().min(1).max(100), facts: z.array(FormedFactSchema).max(20) })
+  .strict();
+
+export const FormationResultSchema = z.object({
+  created: z.array(z.string()).describe('New memory ids'),
+  merged: z.array(z.string()).describe('Existing memories a near-duplicate was merged into'),
+  superseded: z.array(z.string()).describe('Memories replaced by a contradicting new one (kept, marked superseded_by)'),
+});
+
+export type FormationContextDto = z.infer<typeof FormationContextSchema>;
+export type FormedFactDto = z.infer<typeof FormedFactSchema>;
+export type FormationResultDto = z.infer<typeof FormationResultSchema>;

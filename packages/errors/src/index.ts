@@ -90,6 +90,7 @@ export const NotFoundErrors = {
   user: defineError<[id: string]>('PAI_USER_NOT_FOUND', 404, (id) => `User '${id}' not found.`),
   apiKey: defineError<[id: string]>('PAI_API_KEY_NOT_FOUND', 404, (id) => `API key '${id}' not found.`),
   conversation: defineError<[id: string]>('PAI_CONVERSATION_NOT_FOUND', 404, (id) => `Conversation '${id}' not found.`),
+  message: defineError<[id: string]>('PAI_MESSAGE_NOT_FOUND', 404, (id) => `Message '${id}' not found.`),
 } as const;
 
 export const ConflictErrors = {
@@ -132,3 +133,15 @@ export function toErrorBody(error: PaiError, requestId: string): ErrorBody {
 export const MemoryErrors = {
   notFound: defineError<[id: string]>('PAI_MEMORY_NOT_FOUND', 404, (id) => `Memory '${id}' not found.`),
 };
+
+/** Encryption at rest (@pai/crypto): key providers, data keys, sealed records. */
+export const CryptoErrors = {
+  /** The key provider (KMS, or a local master key version) cannot be used right now; the detail says why and what to do. */
+  keyUnavailable: defineError<[detail: string]>('PAI_CRYPTO_KEY_UNAVAILABLE', 503, (detail) => detail),
+  /** Ciphertext or a wrapped key failed authentication: tampered, truncated, or moved to another user/record. */
+  decryptFailed: defineError('PAI_CRYPTO_DECRYPT_FAILED', 500, 'Stored encrypted data failed its integrity check and cannot be read.'),
+  /** The user's data key was destroyed (crypto-shred); what was encrypted under it is gone for good. */
+  keyDestroyed: defineError<[userId: string]>('PAI_CRYPTO_KEY_DESTROYED', 410, (userId) => `The data key of user '${userId}' has been destroyed; data encrypted under it can no longer be read.`),
+  /** A configured master key (PAI_MASTER_KEY, the master key file) is not a 256-bit key. */
+  invalidMasterKey: defineError<[detail: string]>('PAI_CRYPTO_INVALID_MASTER_KEY', 500, (detail) => detail),
+} as const;

@@ -220,5 +220,6 @@ export interface Store {
 }
 
 export { encodeCursor, decodeCursor } from './cursor.js';
-export { createEmbeddedStore, type EmbeddedStoreOptions } from './adapters/embedded.js';
+export { createEmbeddedStore, createEmbeddedJobQueue, type EmbeddedStoreOptions } from './adapters/embedded.js';
+export type { Job, JobQueue } from './job-queue.js';
 export { openStore, type StoreSelection } from './open-store.js';

@@ -67,3 +67,34 @@ t.test('the database file is readable by its owner only', async (t) => {
   t.equal(statSync(path).mode & 0o777, 0o600);
   t.equal(statSync(join(dir, 'private')).mode & 0o777, 0o700);
 });
+
+t.test('job queue: durable, leased, released, survives reopening', async (t) => {
+  const { createEmbeddedJobQueue } = await import('@pai/store');
+  const path = join(dir, 'jobs.db');
+  let clock = 1_000_000;
+  const queue = createEmbeddedJobQueue({ path, now: () => clock });
+  await queue.enqueue({ id: 'job_1', kind: 'formation', userId: 'usr_a', payload: { message_id: 'msg_1' } });
+  await queue.enqueue({ id: 'job_2', kind: 'formation', userId: 'usr_b', payload: { message_id: 'msg_2' } });
+  await queue.enqueue({ id: 'job_3', kind: 'other', userId: 'usr_a', payload: {} });
+  const first = await queue.claim('formation', 1000, 1);
+  t.match(first, [{ id: 'job_1', userId: 'usr_a', payload: { message_id: 'msg_1' }, attempts: 1 }]);
+  t.same((await queue.claim('formation', 1000, 5)).map((j) => j.id), ['job_2'], 'a leased job is not handed out twice');
+  t.same(await queue.claim('formation', 1000, 5), []);
+  await queue.close();
+
+  // A restart, with job_1's worker gone: once its lease runs out the job comes back.
+  const again = createEmbeddedJobQueue({ path, now: () => clock });
+  t.teardown(() => again.close());
+  t.equal(await again.size('formation'), 2);
+  clock += 1001;
+  const retried = await again.claim('formation', 1000, 5);
+  t.same(retried.map((j) => [j.id, j.attempts]), [['job_1', 2], ['job_2', 2]]);
+  await again.complete('job_1');
+  await again.release('job_2', 5000);
+  clock += 1001;
+  t.same(await again.claim('formation', 1000, 5), [], 'released with a delay');
+  clock += 5000;
+  t.same((await again.claim('formation', 1000, 5)).map((j) => j.id), ['job_2']);
+  t.equal(await again.purgeUser('usr_a'), 1, "the other kind's job of usr_a");
+  t.equal(await again.size('formation'), 1);
+});

@@ -8,8 +8,14 @@ import { checkDailyBudget } from './limits.js';
 import { buildPrompt, memoryBlock } from './prompt.js';
 import type { UsageRecorder } from './usage.js';
 
+/** Schedules memory formation for a finished turn (durably, off the critical path). */
+export interface FormationScheduler {
+  schedule(userId: string, turn: { conversationId: string; userMessageId: string; assistantMessageId: string }): Promise<void>;
+}
+
 export interface ChatDeps {
   memory: MemoryClient;
+  formation: FormationScheduler;
   model: ModelProvider;
   agents: AgentCatalog;
   usage: { recorder: UsageRecorder; store: UsageStore };
@@ -45,6 +51,8 @@ export interface PreparedTurn {
   request: ModelRequest;
   start: ChatStartEventDto;
   memoriesUsed: ChatResponseDto['memories_used'];
+  /** memory: "off" turns form no memories either. */
+  formMemories: boolean;
 }
 
 /** Why a turn was cut short; carried as the AbortSignal's reason. */
@@ -119,6 +127,7 @@ export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatI
       model: agent.model,
     },
     memoriesUsed: memories.map((m) => ({ id: m.id, content: m.content, score: m.score })),
+    formMemories: input.memory !== 'off',
   };
 }
 
@@ -162,6 +171,13 @@ async function storeAnswer(deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn,
   );
 }
 
+function scheduleFormation(deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn): Promise<void> {
+  if (!turn.formMemories) return Promise.resolve();
+  return deps.formation.schedule(ctx.userId, {
+    conversationId: turn.conversationId, userMessageId: turn.userMessageId, assistantMessageId: turn.assistantMessageId,
+  });
+}
+
 /** Non-streaming: the whole answer, stored, then returned. */
 export async function completeTurn(deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn, signal: AbortSignal): Promise<ChatResponseDto> {
   let result;
@@ -172,6 +188,7 @@ export async function completeTurn(deps: ChatDeps, ctx: TurnContext, turn: Prepa
   }
   await storeAnswer(deps, ctx, turn, result.text, false);
   const cost = await recordUsage(deps, ctx, turn, result.model, result.usage);
+  await scheduleFormation(deps, ctx, turn);
   return responseOf(turn, result.text, result.model, result.usage, cost);
 }
 
@@ -221,5 +238,6 @@ export async function streamTurn(
   }
   await storeAnswer(deps, ctx, turn, text, false);
   const cost = await recordUsage(deps, ctx, turn, final.model, final.usage);
+  await scheduleFormation(deps, ctx, turn);
   return { ok: true, response: responseOf(turn, text, final.model, final.usage, cost) };
 }

@@ -85,3 +85,18 @@ export async function appendMessage(
   await store.conversations.appendMessage(message);
   return message;
 }
+
+/** The two messages of one exchange, with the user's memories related to it (most relevant first, then newest). */
+export async function formationContext(
+  store: Store, userId: string, ids: { conversationId: string; userMessageId: string; assistantMessageId: string },
+  related: (query: string) => Promise<{ id: string; content: string; category: string }[]>,
+) {
+  await getConversation(store, userId, ids.conversationId);
+  const [user, assistant] = await Promise.all([
+    store.conversations.getMessage(userId, ids.userMessageId),
+    store.conversations.getMessage(userId, ids.assistantMessageId),
+  ]);
+  if (!user || user.conversationId !== ids.conversationId) throw NotFoundErrors.message(ids.userMessageId);
+  if (!assistant || assistant.conversationId !== ids.conversationId) throw NotFoundErrors.message(ids.assistantMessageId);
+  return { userMessage: user.content, assistantMessage: assistant.content, memories: await related(user.content) };
+}

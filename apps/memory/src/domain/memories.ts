@@ -1,6 +1,6 @@
 import { newId } from '@pai/ids';
 import { MemoryErrors, NotFoundErrors } from '@pai/errors';
-import { rankBm25 } from '@pai/retrieval';
+import { analyze, rankBm25 } from '@pai/retrieval';
 import type { MemoryRecord, Page, PurgeReceipt, Store } from '@pai/store';
 
 export interface NewMemory {
@@ -108,4 +108,55 @@ export async function searchMemories(store: Store, userId: string, query: string
     .map(({ item, score }) => ({ memory: item, score: Math.round(score * (1 + 0.5 * item.importance) * 1e4) / 1e4 }))
     .sort((a, b) => b.score - a.score)
     .slice(0, limit);
+}
+
+export interface FormedFact {
+  content: string;
+  category: string;
+  importance: number;
+  /** An existing memory this fact contradicts. */
+  supersedes?: string | undefined;
+}
+
+/** Word-set similarity of two memories (Jaccard over analyzed terms). */
+function similarity(a: string, b: string): number {
+  const x = new Set(analyze(a));
+  const y = new Set(analyze(b));
+  if (x.size === 0 || y.size === 0) return 0;
+  let shared = 0;
+  for (const term of x) if (y.has(term)) shared++;
+  return shared / (x.size + y.size - shared);
+}
+
+/** At or above this similarity a new fact is the same memory said again: merged, not added. */
+export const NEAR_DUPLICATE = 0.75;
+
+/**
+ * Stores the facts formed from one message: a fact that supersedes an active memory of the user replaces
+ * it (the old one is kept with superseded_by); a near-duplicate of an active memory is merged into it
+ * (importance raised); anything else becomes a new memory linked to its source message.
+ */
+export async function applyFormation(store: Store, userId: string, sourceMessageId: string, facts: FormedFact[]) {
+  const active = await activeMemories(store, userId);
+  const created: MemoryRecord[] = [];
+  const merged: MemoryRecord[] = [];
+  const superseded: string[] = [];
+  for (const fact of facts) {
+    const replaced = fact.supersedes ? active.find((m) => m.id === fact.supersedes) : undefined;
+    const twin = replaced ? undefined : active.find((m) => similarity(m.content, fact.content) >= NEAR_DUPLICATE);
+    if (twin) {
+      const updated = await store.memories.update(userId, twin.id, { importance: Math.max(twin.importance, fact.importance), updatedAt: new Date().toISOString() });
+      if (updated) merged.push(updated);
+      continue;
+    }
+    const memory = await createMemory(store, userId, { content: fact.content, category: fact.category, importance: fact.importance, sourceMessageId });
+    active.unshift(memory);
+    created.push(memory);
+    if (replaced) {
+      await store.memories.update(userId, replaced.id, { supersededBy: memory.id, updatedAt: memory.createdAt });
+      active.splice(active.indexOf(replaced), 1);
+      superseded.push(replaced.id);
+    }
+  }
+  return { created, merged, superseded };
 }

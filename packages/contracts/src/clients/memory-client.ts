@@ -6,6 +6,11 @@ import {
   BeginTurnResponseSchema,
   VerifyKeyResponseSchema,
   RetrievedMemoriesSchema,
+  FormationContextSchema,
+  FormationResultSchema,
+  type FormationContextDto,
+  type FormationResultDto,
+  type FormedFactDto,
   type RetrievedMemoriesDto,
   type AppendMessageBody,
   type BeginTurnBody,
@@ -28,6 +33,12 @@ export interface MemoryClient {
   /** Finds or creates the conversation, stores the user's message, returns recent history. */
   beginTurn(body: BeginTurnBody, ctx: CallContext & { userId: string }): Promise<BeginTurnResponse>;
   appendMessage(conversationId: string, body: AppendMessageBody, ctx: CallContext & { userId: string }): Promise<MessageDto>;
+  /** The exchange a formation job works on, with the user's related memories. */
+  formationContext(
+    ids: { conversationId: string; userMessageId: string; assistantMessageId: string }, ctx: CallContext & { userId: string },
+  ): Promise<FormationContextDto>;
+  /** Stores formed facts (supersede / merge / create). */
+  applyFormation(sourceMessageId: string, facts: FormedFactDto[], ctx: CallContext & { userId: string }): Promise<FormationResultDto>;
   /** The user's memories most relevant to `query`, best first. */
   searchMemories(query: string, limit: number, ctx: CallContext & { userId: string }): Promise<RetrievedMemoriesDto['items']>;
   ready(): Promise<void>;
@@ -87,6 +98,15 @@ export function createMemoryClient(options: Omit<ServiceClientOptions, 'service'
         ctx,
         MessageSchema,
       );
+    },
+    formationContext(ids, ctx) {
+      return callService(o, {
+        method: 'POST', path: '/internal/v1/formation/context',
+        body: { conversation_id: ids.conversationId, user_message_id: ids.userMessageId, assistant_message_id: ids.assistantMessageId },
+      }, ctx, FormationContextSchema);
+    },
+    applyFormation(sourceMessageId, facts, ctx) {
+      return callService(o, { method: 'POST', path: '/internal/v1/formation/apply', body: { source_message_id: sourceMessageId, facts } }, ctx, FormationResultSchema);
     },
     async searchMemories(query, limit, ctx) {
       const result = await callService(o, { method: 'POST', path: '/internal/v1/memories/search', body: { query, limit } }, ctx, RetrievedMemoriesSchema);

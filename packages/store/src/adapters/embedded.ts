@@ -7,6 +7,7 @@ import type {
   ApiKeyRecord, ConversationRecord, DataKeyRecord, MemoryListQuery, MemoryPatch, MemoryRecord, MessageRecord, Page, PageRequest,
   PurgeReceipt, Store, UsageGroupBy, UsageTotals, UserRecord,
 } from '../index.js';
+import type { Job, JobQueue } from '../job-queue.js';
 
 export interface EmbeddedStoreOptions {
   /** SQLite file path (created with its folder), or ':memory:' for throwaway tests. */
@@ -97,6 +98,18 @@ const MIGRATIONS: string[] = [
     key_id TEXT NOT NULL,
     created_at TEXT NOT NULL
   ) STRICT;
+  `,
+  `
+  CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    available_at INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX jobs_available ON jobs(kind, available_at);
   `,
 ];
 
@@ -381,6 +394,53 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
       if (closed) throw new Error('store is closed');
       q.ping.get();
     }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+interface JobRow { id: string; kind: string; user_id: string; payload: string; attempts: number; created_at: string }
+
+/** The job queue in the embedded database file (its own connection; SQLite serializes the writers). */
+export function createEmbeddedJobQueue(options: EmbeddedStoreOptions & { now?: () => number }): JobQueue {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+  const db = new Database(options.path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  const now = options.now ?? Date.now;
+  const q = {
+    insert: db.prepare(`INSERT INTO jobs (id, kind, user_id, payload, attempts, available_at, created_at)
+      VALUES (@id, @kind, @userId, @payload, 0, @availableAt, @createdAt)`),
+    available: db.prepare<[string, number, number], JobRow>('SELECT * FROM jobs WHERE kind = ? AND available_at <= ? ORDER BY created_at, id LIMIT ?'),
+    lease: db.prepare<[number, string]>('UPDATE jobs SET attempts = attempts + 1, available_at = ? WHERE id = ?'),
+    remove: db.prepare<[string]>('DELETE FROM jobs WHERE id = ?'),
+    release: db.prepare<[number, string]>('UPDATE jobs SET available_at = ? WHERE id = ?'),
+    size: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM jobs WHERE kind = ?'),
+    purge: db.prepare<[string]>('DELETE FROM jobs WHERE user_id = ?'),
+  };
+  const claim = db.transaction((kind: string, leaseMs: number, limit: number) => {
+    const at = now();
+    const rows = q.available.all(kind, at, limit);
+    for (const row of rows) q.lease.run(at + leaseMs, row.id);
+    return rows.map((r): Job => ({
+      id: r.id, kind: r.kind, userId: r.user_id, payload: JSON.parse(r.payload) as Record<string, unknown>, attempts: r.attempts + 1, createdAt: r.created_at,
+    }));
+  });
+  let closed = false;
+  return {
+    enqueue: (job) => guard(() => void q.insert.run({
+      id: job.id, kind: job.kind, userId: job.userId, payload: JSON.stringify(job.payload), availableAt: now(), createdAt: new Date(now()).toISOString(),
+    })),
+    claim: (kind, leaseMs, limit) => guard(() => claim(kind, leaseMs, limit)),
+    complete: (id) => guard(() => void q.remove.run(id)),
+    release: (id, delayMs) => guard(() => void q.release.run(now() + delayMs, id)),
+    size: (kind) => guard(() => q.size.get(kind)!.n),
+    purgeUser: (userId) => guard(() => q.purge.run(userId).changes),
     async close() {
       if (closed) return;
       closed = true;

@@ -1,11 +1,13 @@
 import {
-  AppendMessageBodySchema, BeginTurnBodySchema, RetrievedMemoriesSchema, SearchMemoriesBodySchema, BeginTurnResponseSchema, MessageSchema, VerifyKeyBodySchema,
+  AppendMessageBodySchema, BeginTurnBodySchema, RetrievedMemoriesSchema, SearchMemoriesBodySchema,
+  ApplyFormationBodySchema, FormationContextBodySchema, FormationContextSchema, FormationResultSchema, BeginTurnResponseSchema, MessageSchema, VerifyKeyBodySchema,
   VerifyKeyResponseSchema, errorResponses, idParam,
 } from '@pai/contracts';
 import { userIdOf, type Authenticator, type RoutePlugin } from '@pai/service-kit';
-import { appendMessage, beginTurn } from '../../domain/conversations.js';
+import { appendMessage, beginTurn, formationContext } from '../../domain/conversations.js';
 import { conversationDto, messageDto } from '../../domain/dto.js';
-import { searchMemories } from '../../domain/memories.js';
+import { applyFormation, searchMemories } from '../../domain/memories.js';
+import { relatedMemories } from '../../domain/formation.js';
 
 const security = [{ internalToken: [] }];
 
@@ -68,5 +70,33 @@ export const internalRoutes: RoutePlugin<{ authenticator: Authenticator }> = asy
   }, async (request) => {
     const found = await searchMemories(app.store, userIdOf(request), request.body.query, request.body.limit);
     return { items: found.map(({ memory, score }) => ({ id: memory.id, content: memory.content, category: memory.category, score })) };
+  });
+
+  app.post('/internal/v1/formation/context', {
+    config: { auth: 'internal' },
+    schema: {
+      tags: ['internal'], security, summary: 'One exchange and the related memories, for memory formation',
+      body: FormationContextBodySchema,
+      response: { 200: FormationContextSchema, ...errorResponses(400, 401, 403, 404) },
+    },
+  }, async (request) => {
+    const userId = userIdOf(request);
+    const body = request.body;
+    const context = await formationContext(app.store, userId, {
+      conversationId: body.conversation_id, userMessageId: body.user_message_id, assistantMessageId: body.assistant_message_id,
+    }, (query) => relatedMemories(app.store, userId, query));
+    return { user_message: context.userMessage, assistant_message: context.assistantMessage, memories: context.memories };
+  });
+
+  app.post('/internal/v1/formation/apply', {
+    config: { auth: 'internal' },
+    schema: {
+      tags: ['internal'], security, summary: 'Store formed facts: supersede contradicted memories, merge near-duplicates',
+      body: ApplyFormationBodySchema,
+      response: { 200: FormationResultSchema, ...errorResponses(400, 401, 403) },
+    },
+  }, async (request) => {
+    const result = await applyFormation(app.store, userIdOf(request), request.body.source_message_id, request.body.facts);
+    return { created: result.created.map((m) => m.id), merged: result.merged.map((m) => m.id), superseded: result.superseded };
   });
 };
