@@ -3,7 +3,7 @@ import { authPlugin, createServiceApp, type LoggerSettings, type ServiceApp } fr
 import type { ModelProvider } from '@pai/model-provider';
 import type { Store } from '@pai/store';
 import { agentService, AGENT_TAGS, createModelProvider } from '@pai/agent';
-import { memoryService, MEMORY_TAGS, createLocalMemoryClient, createStoreAuthenticator, openStore, resolveAdminKey } from '@pai/memory';
+import { memoryService, MEMORY_TAGS, createLocalMemoryClient, createStoreAuthenticator, openMemoryStores, resolveAdminKey } from '@pai/memory';
 import { searchService, SEARCH_TAGS } from '@pai/search';
 import { createEmbeddedJobQueue } from '@pai/store';
 import { join } from 'node:path';
@@ -39,19 +39,22 @@ export async function buildEmbeddedApp(config: EmbeddedConfig, overrides: Embedd
     logger: overrides.logger ?? { level: server.logLevel },
     tags: [...AGENT_TAGS, ...MEMORY_TAGS, ...SEARCH_TAGS],
   });
-  const store = overrides.store ?? openStore(config.memory);
+  const stores = await openMemoryStores(config.memory, overrides.store);
+  if (stores.notice) app.log.warn(stores.notice);
+  const store = stores.sealed;
+  app.readiness.register('keys', () => stores.keyProvider.check());
   const adminKey = resolveAdminKey(config.memory.dataDir, config.memory.adminApiKey);
   if (adminKey.generated) app.log.info({ path: adminKey.path }, 'generated the admin API key; read it from this file');
   const authenticator = createStoreAuthenticator(store, adminKey.secret);
   const internalToken = server.internalToken ?? randomBytes(32).toString('base64url');
 
   await app.register(authPlugin, { authenticator, internalToken });
-  await app.register(memoryService, { store, authenticator, shred: (userId) => store.dataKeys.delete(userId) });
+  await app.register(memoryService, { store, authenticator, shred: (userId) => stores.keyring.shred(userId) });
   const memory = createLocalMemoryClient(store, authenticator);
   const jobs = createEmbeddedJobQueue({ path: join(config.memory.dataDir, 'pai.db') });
   // Registered before the agent: Fastify runs onClose hooks last-in first-out, so the worker stops first.
   app.addHook('onClose', async () => jobs.close());
-  await app.register(agentService, { config: config.agent, model: overrides.model ?? createModelProvider(config.agent.llm), memory, store, jobs });
+  await app.register(agentService, { config: config.agent, model: overrides.model ?? createModelProvider(config.agent.llm), memory, store: stores.raw, jobs });
   await app.register(searchService, { config: config.search });
   return { app, adminKeyPath: adminKey.path };
 }

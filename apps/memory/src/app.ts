@@ -4,7 +4,7 @@ import type { Store } from '@pai/store';
 import type { MemoryConfig } from './config.js';
 import { resolveAdminKey } from './domain/admin-key.js';
 import { createStoreAuthenticator } from './domain/accounts.js';
-import { openStore } from './plugins/open-store.js';
+import { openMemoryStores } from './plugins/open-store.js';
 import { MEMORY_TAGS, memoryService } from './service.js';
 
 export interface MemoryOverrides {
@@ -25,12 +25,15 @@ export async function buildApp(config: MemoryConfig, overrides: MemoryOverrides 
     logger: overrides.logger ?? { level: config.server.logLevel },
     tags: MEMORY_TAGS,
   });
-  const store = overrides.store ?? openStore(config);
+  const stores = await openMemoryStores(config, overrides.store);
+  if (stores.notice) app.log.warn(stores.notice);
+  const store = stores.sealed;
   const adminKey = resolveAdminKey(config.dataDir, config.adminApiKey);
   if (adminKey.generated) app.log.info({ path: adminKey.path }, 'generated the admin API key; read it from this file');
   const authenticator = createStoreAuthenticator(store, adminKey.secret);
+  app.readiness.register('keys', () => stores.keyProvider.check());
   const internalToken = config.server.internalToken ?? randomBytes(32).toString('base64url');
   await app.register(authPlugin, { authenticator, internalToken });
-  await app.register(memoryService, { store, authenticator, shred: (userId) => store.dataKeys.delete(userId) });
+  await app.register(memoryService, { store, authenticator, shred: (userId) => stores.keyring.shred(userId) });
   return app;
 }

@@ -1,12 +1,23 @@
 import { z } from 'zod';
-import { choiceVar, deepFreeze, parseEnv, serverConfigFrom, serverEnv, type Env, type ServerConfig } from '@pai/config';
+import { choiceVar, deepFreeze, parseEnv, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
 
 export const memoryEnv = {
   ...serverEnv,
   PAI_DATA_DIR: z.string().default('./.pai'),
   PAI_ADMIN_API_KEY: z.string().min(20, 'must be at least 20 characters').optional(),
   STORE_BACKEND: choiceVar(['embedded'], 'embedded', ['dynamodb']),
+  KEY_PROVIDER: choiceVar(['local', 'kms'], 'local'),
+  PAI_MASTER_KEY: z.string().min(1).optional(),
+  KMS_KEY_ID: z.string().min(1).max(2048).optional(),
+  KMS_ENDPOINT: urlVar().optional(),
+  AWS_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region like us-east-1').optional(),
 };
+
+export function refineMemoryEnv(env: { KEY_PROVIDER: string; KMS_KEY_ID?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (env.KEY_PROVIDER === 'kms' && env.KMS_KEY_ID === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['KMS_KEY_ID'], message: 'is required with KEY_PROVIDER=kms' });
+  }
+}
 
 export interface MemoryConfig {
   server: ServerConfig;
@@ -14,6 +25,9 @@ export interface MemoryConfig {
   /** Set → used as is; unset → generated into <dataDir>/admin-api-key on first start. */
   adminApiKey: string | undefined;
   store: { backend: 'embedded' };
+  keys:
+    | { provider: 'local'; masterKey: string | undefined }
+    | { provider: 'kms'; keyId: string; endpoint: string | undefined; region: string | undefined };
 }
 
 export function memoryConfigFrom(env: z.output<z.ZodObject<typeof memoryEnv>>): MemoryConfig {
@@ -22,9 +36,12 @@ export function memoryConfigFrom(env: z.output<z.ZodObject<typeof memoryEnv>>): 
     dataDir: env.PAI_DATA_DIR,
     adminApiKey: env.PAI_ADMIN_API_KEY,
     store: { backend: env.STORE_BACKEND },
+    keys: env.KEY_PROVIDER === 'kms'
+      ? { provider: 'kms', keyId: env.KMS_KEY_ID!, endpoint: env.KMS_ENDPOINT, region: env.AWS_REGION }
+      : { provider: 'local', masterKey: env.PAI_MASTER_KEY },
   };
 }
 
 export function loadMemoryConfig(env: Env): MemoryConfig {
-  return deepFreeze(memoryConfigFrom(parseEnv(z.object(memoryEnv), env)));
+  return deepFreeze(memoryConfigFrom(parseEnv(z.object(memoryEnv).superRefine(refineMemoryEnv), env)));
 }

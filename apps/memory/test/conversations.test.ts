@@ -152,7 +152,7 @@ t.test('health, readiness and OpenAPI', async (t) => {
   t.same((await app.inject({ method: 'GET', url: '/healthz' })).json(), { status: 'ok', service: 'memory' });
   const ready = await app.inject({ method: 'GET', url: '/readyz' });
   t.equal(ready.statusCode, 200);
-  t.same(ready.json(), { status: 'ready', checks: { store: { ok: true } } });
+  t.same(ready.json(), { status: 'ready', checks: { store: { ok: true }, keys: { ok: true } } });
   const spec = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
   for (const path of ['/v1/users', '/v1/users/{id}/api-keys', '/v1/api-keys/{id}', '/v1/conversations', '/v1/conversations/{id}']) {
     t.ok(spec.paths[path], `documents ${path}`);

@@ -55,7 +55,7 @@ export const MemoryListQuerySchema = z.object({
 export const DeleteUserReceiptSchema = z
   .object({
     user_id: z.string(),
-    crypto_shredded: z.boolean().describe("True when the user's data key was destroyed: any copy of their ciphertext (backups included) is unreadable"),
+    crypto_shredded: z.boolean().describe("True when the user's data key was destroyed: copies of their ciphertext that do not also hold the wrapped key can no longer be read (see the README on backups)"),
     deleted: z.object({
       users: z.number().int(),
       api_keys: z.number().int(),

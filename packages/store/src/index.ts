@@ -223,3 +223,4 @@ export { encodeCursor, decodeCursor } from './cursor.js';
 export { createEmbeddedStore, createEmbeddedJobQueue, type EmbeddedStoreOptions } from './adapters/embedded.js';
 export type { Job, JobQueue } from './job-queue.js';
 export { openStore, type StoreSelection } from './open-store.js';
+export { createDynamoDbStore, createDynamoDbTables, type DynamoDbStoreOptions } from './adapters/dynamodb.js';

@@ -66,9 +66,9 @@ export async function deleteMemory(store: Store, userId: string, id: string): Pr
 export type Shredder = (userId: string) => Promise<boolean>;
 
 /**
- * Deletes a user for good: the data key first (from then on every copy of their ciphertext, backups
- * included, is unreadable), then every record, their API keys and the user. Repeating it finishes an
- * interrupted deletion.
+ * Deletes a user for good: the data key first (from then on their ciphertext is unreadable wherever it
+ * was copied without the wrapped key), then every record, their API keys and the user. Repeating it
+ * finishes an interrupted deletion.
  */
 export async function deleteUser(store: Store, userId: string, shred: Shredder): Promise<{ receipt: PurgeReceipt; shredded: boolean }> {
   const user = await store.users.get(userId);

@@ -11,9 +11,10 @@ import { deleteUser, type Shredder } from '../../domain/memories.js';
 
 const security = [{ bearer: [] }];
 
-const DELETE_DESCRIPTION = 'Crypto-shred: the user\'s data key is destroyed first, so everything encrypted under it (backups ' +
-  'included) is unreadable from that moment; then their conversations, messages, memories, usage, API keys and the user ' +
-  'are deleted. Other users are unaffected. Repeating the call finishes an interrupted deletion.';
+const DELETE_DESCRIPTION = 'Crypto-shred: the user\'s data key is destroyed first, so their ciphertext becomes unreadable ' +
+  'wherever it was copied without the wrapped key; then their conversations, messages, memories, usage, API keys and the user ' +
+  'are deleted. Other users are unaffected. Repeating the call finishes an interrupted deletion. A backup taken before the ' +
+  'deletion that also holds the wrapped key stays readable until it expires (see the README).';
 
 export const userRoutes: RoutePlugin<{ shred: Shredder }> = async (app, { shred }) => {
   app.delete('/v1/users/me', {

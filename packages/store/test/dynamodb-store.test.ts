@@ -1,0 +1,451 @@
+import t from 'tap';
+import type { Test } from 'tap';
+import { createRequire } from 'node:module';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DescribeTableCommand, DynamoDBClient, ListTablesCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { newId } from '@pai/ids';
+import { createDynamoDbStore, createDynamoDbTables } from '@pai/store';
+import type { ApiKeyRecord, ConversationRecord, MemoryRecord, MessageRecord, Store, UserRecord } from '@pai/store';
+import { runStoreContract } from '@pai/store/testing';
+
+interface DynaliteOptions { path?: string; createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }
+// dynalite ships no type declarations.
+const dynalite = createRequire(import.meta.url)('dynalite') as (options: DynaliteOptions) => Server;
+
+/** An in-memory dynalite on a free port. */
+async function startDynalite(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  let stopped = false;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: () => {
+      if (stopped) return Promise.resolve();
+      stopped = true;
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+const clientFor = (endpoint: string) => new DynamoDBClient({
+  endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1,
+});
+
+const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'BatchWriteItemCommand']);
+
+/**
+ * Fault injection at the SDK's middleware stack (shared by the document client the store wraps it
+ * in): the n-th write from now fails as a dropped connection would, after the writes before it landed.
+ */
+function injectFaults(client: DynamoDBClient) {
+  let failAt = 0;
+  let writes = 0;
+  let unprocessedRounds = 0;
+  const calls = new Map<string, number>();
+  client.middlewareStack.add((next, context) => async (args) => {
+    const command = String(context.commandName);
+    calls.set(command, (calls.get(command) ?? 0) + 1);
+    if (WRITES.has(command) && failAt > 0 && ++writes === failAt) {
+      failAt = 0;
+      throw Object.assign(new Error('injected fault: socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET' });
+    }
+    // Throttling: DynamoDB processes only the first request of a batch and hands the rest back.
+    const input = args.input as { RequestItems?: Record<string, unknown[]> };
+    if (command === 'BatchWriteItemCommand' && unprocessedRounds > 0 && input.RequestItems) {
+      const [table, requests] = Object.entries(input.RequestItems)[0]!;
+      if (requests.length > 1) {
+        unprocessedRounds--;
+        const result = await next({ ...args, input: { ...input, RequestItems: { [table]: requests.slice(0, 1) } } });
+        (result.output as { UnprocessedItems?: unknown }).UnprocessedItems = { [table]: requests.slice(1) };
+        return result;
+      }
+    }
+    return next(args);
+  }, { step: 'initialize', name: 'testFaultInjection' });
+  return {
+    failNthWrite(n: number) {
+      failAt = n;
+      writes = 0;
+    },
+    /** True when the planned failure did not happen: the operation needed fewer writes. */
+    get pending() {
+      return failAt > 0;
+    },
+    clear() {
+      failAt = 0;
+    },
+    leaveUnprocessed(rounds: number) {
+      unprocessedRounds = rounds;
+    },
+    count: (command: string) => calls.get(command) ?? 0,
+  };
+}
+
+const db = await startDynalite();
+const client = clientFor(db.endpoint);
+const faults = injectFaults(client);
+t.teardown(async () => {
+  client.destroy();
+  await db.stop();
+});
+
+let prefixes = 0;
+async function freshStore(options: { queryPageSize?: number } = {}): Promise<{ store: Store; tablePrefix: string }> {
+  const tablePrefix = `pai-test-${prefixes++}-`;
+  await createDynamoDbTables(client, tablePrefix);
+  return { store: createDynamoDbStore({ client, tablePrefix, ...options }), tablePrefix };
+}
+
+t.test('contract', async (t) => {
+  runStoreContract(t, async () => (await freshStore()).store);
+});
+
+t.test('contract, with every Query read one item at a time (DynamoDB page boundaries everywhere)', async (t) => {
+  runStoreContract(t, async () => (await freshStore({ queryPageSize: 1 })).store);
+});
+
+const now = () => new Date().toISOString();
+const user = (name = 'u'): UserRecord => ({ id: newId('usr'), name, createdAt: now() });
+const conversation = (userId: string): ConversationRecord => ({
+  id: newId('conv'), userId, title: null, agentId: 'default', createdAt: now(), updatedAt: now(),
+});
+const message = (c: ConversationRecord, content: string): MessageRecord => ({
+  id: newId('msg'), conversationId: c.id, userId: c.userId, role: 'user', content, incomplete: false, createdAt: now(),
+});
+const apiKey = (userId: string): ApiKeyRecord => ({
+  id: newId('key'), userId, keyHash: `hash-${newId('key')}`, prefix: 'pai_x', name: null, createdAt: now(), revokedAt: null,
+});
+const memory = (userId: string, content: string, over: Partial<MemoryRecord> = {}): MemoryRecord => ({
+  id: newId('mem'), userId, content, category: 'fact', importance: 0.5, sourceMessageId: null, supersededBy: null,
+  expiresAt: null, createdAt: now(), updatedAt: now(), ...over,
+});
+
+interface FailureDrill {
+  /** Prepares one attempt (no faults injected). */
+  setup?: (n: number) => Promise<void>;
+  /** The operation under test; its n-th write fails. */
+  run: (n: number) => Promise<unknown>;
+  /** What readers see after the failure, and that repeating the operation completes it. */
+  check: (n: number) => Promise<void>;
+}
+
+/**
+ * Runs the operation with its 1st, 2nd, … write failing, until it needs fewer writes than that.
+ * Returns how many failure points there were.
+ */
+async function everyFailurePoint(t: Test, name: string, drill: FailureDrill): Promise<number> {
+  for (let n = 1; n < 100; n++) {
+    await drill.setup?.(n);
+    faults.failNthWrite(n);
+    const outcome = await drill.run(n).then(() => null, (error: unknown) => error);
+    if (faults.pending) {
+      faults.clear();
+      t.equal(outcome, null, `${name}: succeeds when no write fails`);
+      return n - 1;
+    }
+    t.match(outcome, { code: 'PAI_STORE_UNAVAILABLE', statusCode: 503 }, `${name}: write ${n} fails as PAI_STORE_UNAVAILABLE`);
+    await drill.check(n);
+  }
+  throw new Error('the operation never completed');
+}
+
+t.test('crash safety (no transactions): a failure between writes leaves nothing half-visible', async (t) => {
+  const { store, tablePrefix } = await freshStore({ queryPageSize: 2 });
+  t.teardown(() => store.close());
+  const rawItems = async (table: string) =>
+    (await client.send(new ScanCommand({ TableName: `${tablePrefix}${table}`, ConsistentRead: true }))).Items ?? [];
+
+  t.test('createWithMessage: no conversation and no message until the last write; the retry completes', async (t) => {
+    const u = user();
+    await store.users.create(u);
+    const pending = new Map<number, [ConversationRecord, MessageRecord]>();
+    const points = await everyFailurePoint(t, 'createWithMessage', {
+      run: (n) => {
+        const c = conversation(u.id);
+        const m = message(c, `first ${n}`);
+        pending.set(n, [c, m]);
+        return store.conversations.createWithMessage(c, m);
+      },
+      check: async (n) => {
+        const [c, m] = pending.get(n)!;
+        t.equal(await store.conversations.get(u.id, c.id), null, `write ${n}: no conversation`);
+        t.notOk((await store.conversations.list(u.id, { limit: 100 })).items.some((x) => x.id === c.id), 'nor in the listing');
+        t.equal(await store.conversations.getMessage(u.id, m.id), null, 'no message by id');
+        t.same((await store.conversations.listMessages(u.id, c.id, { limit: 10 })).items, [], 'no message in the conversation');
+        t.same(await store.conversations.recentMessages(u.id, c.id, 10), []);
+        await store.conversations.createWithMessage(c, m);
+        t.same(await store.conversations.get(u.id, c.id), c, 'the same call again completes it');
+        t.same((await store.conversations.listMessages(u.id, c.id, { limit: 10 })).items, [m]);
+        t.same(await store.conversations.getMessage(u.id, m.id), m);
+      },
+    });
+    t.equal(points, 3, 'id claim, message, conversation');
+  });
+
+  t.test('appendMessage: the message appears whole or not at all; the retry completes, order kept', async (t) => {
+    const u = user();
+    await store.users.create(u);
+    const c = conversation(u.id);
+    const first = message(c, 'm0');
+    await store.conversations.createWithMessage(c, first);
+    const appended: MessageRecord[] = [first];
+    const pending = new Map<number, MessageRecord>();
+    const points = await everyFailurePoint(t, 'appendMessage', {
+      run: async (n) => {
+        const m = message(c, `m${n}`);
+        pending.set(n, m);
+        await store.conversations.appendMessage(m);
+        appended.push(m);
+      },
+      check: async (n) => {
+        const m = pending.get(n)!;
+        t.same((await store.conversations.listMessages(u.id, c.id, { limit: 100 })).items, appended, `write ${n}: only the earlier messages`);
+        t.equal(await store.conversations.getMessage(u.id, m.id), null);
+        if (n === 3) {
+          await t.rejects(store.conversations.appendMessage({ ...m, content: 'another record, same id' }), { code: 'PAI_MESSAGE_CONFLICT' },
+            'the claimed id is not given to a different record');
+        }
+        await store.conversations.appendMessage(m);
+        appended.push(m);
+        t.same(await store.conversations.getMessage(u.id, m.id), m, 'the same call again completes it');
+      },
+    });
+    t.equal(points, 3, 'slot, id claim, message');
+    const last = message(c, 'last');
+    await store.conversations.appendMessage(last);
+    appended.push(last);
+    t.same((await store.conversations.listMessages(u.id, c.id, { limit: 100 })).items, appended, 'insertion order, each message once');
+    await t.rejects(store.conversations.appendMessage(last), { code: 'PAI_MESSAGE_CONFLICT' }, 'a completed message is a conflict');
+  });
+
+  t.test('apiKeys.create: the key is unusable and unlisted until both items exist', async (t) => {
+    const u = user();
+    await store.users.create(u);
+    const pending = new Map<number, ApiKeyRecord>();
+    const points = await everyFailurePoint(t, 'apiKeys.create', {
+      run: (n) => {
+        const key = apiKey(u.id);
+        pending.set(n, key);
+        return store.apiKeys.create(key);
+      },
+      check: async (n) => {
+        const key = pending.get(n)!;
+        t.equal(await store.apiKeys.findActiveByHash(key.keyHash), null, `write ${n}: the key does not authenticate`);
+        t.equal(await store.apiKeys.get(key.id), null);
+        t.notOk((await store.apiKeys.listForUser(u.id, { limit: 100 })).items.some((k) => k.id === key.id), 'nor is it listed');
+        await store.apiKeys.create(key);
+        t.same(await store.apiKeys.findActiveByHash(key.keyHash), key, 'the same call again completes it');
+      },
+    });
+    t.equal(points, 2, 'hash pointer, key');
+  });
+
+  t.test('conversations.delete: everything disappears with the first write; a repeat finishes the sweep', async (t) => {
+    const u = user();
+    await store.users.create(u);
+    const made = new Map<number, [ConversationRecord, MessageRecord[]]>();
+    const make = async (n: number) => {
+      const c = conversation(u.id);
+      const messages = [message(c, 'm0')];
+      await store.conversations.createWithMessage(c, messages[0]!);
+      // 14 messages and their 14 id claims: more than one BatchWriteItem (25 requests each).
+      for (let i = 1; i < 14; i++) {
+        const m = message(c, `m${i}`);
+        await store.conversations.appendMessage(m);
+        messages.push(m);
+      }
+      made.set(n, [c, messages]);
+    };
+    const traces = async (c: ConversationRecord) => {
+      const items = await rawItems('conversations');
+      return items.filter((item) => JSON.stringify(item).includes(c.id)).length;
+    };
+    const points = await everyFailurePoint(t, 'conversations.delete', {
+      setup: (n) => make(n),
+      run: (n) => store.conversations.delete(u.id, made.get(n)![0].id),
+      check: async (n) => {
+        const [c, messages] = made.get(n)!;
+        if (n === 1) {
+          t.equal((await store.conversations.get(u.id, c.id))?.id, c.id, 'write 1 failed: nothing changed');
+          t.equal((await store.conversations.listMessages(u.id, c.id, { limit: 100 })).items.length, messages.length);
+          t.equal(await store.conversations.delete(u.id, c.id), true);
+        } else {
+          t.equal(await store.conversations.get(u.id, c.id), null, `write ${n} failed: the conversation is gone`);
+          t.same((await store.conversations.listMessages(u.id, c.id, { limit: 100 })).items, [], 'its remaining messages are invisible');
+          for (const m of messages) t.equal(await store.conversations.getMessage(u.id, m.id), null);
+          t.ok((await traces(c)) > 0, 'some items were left for the repeat');
+          t.equal(await store.conversations.delete(u.id, c.id), false, 'a repeat answers not found');
+        }
+        t.equal(await traces(c), 0, 'and leaves no item behind');
+      },
+    });
+    t.equal(points, 3, 'the conversation item, the claims, the messages');
+  });
+
+  t.test('purgeUser: keys stop working at the first write; a repeat removes the rest', async (t) => {
+    const bystander = user('bystander');
+    await store.users.create(bystander);
+    const bystanderKey = apiKey(bystander.id);
+    await store.apiKeys.create(bystanderKey);
+    const tables = ['users', 'data-keys', 'conversations', 'memories', 'usage'];
+    const populate = async () => {
+      const u = user('doomed');
+      await store.users.create(u);
+      const userKeys = [apiKey(u.id), apiKey(u.id)];
+      for (const key of userKeys) await store.apiKeys.create(key);
+      for (let i = 0; i < 2; i++) {
+        const c = conversation(u.id);
+        await store.conversations.createWithMessage(c, message(c, 'hello'));
+        await store.conversations.appendMessage(message(c, 'more'));
+      }
+      for (let i = 0; i < 3; i++) await store.memories.create(memory(u.id, `fact ${i}`));
+      for (let i = 0; i < 2; i++) {
+        await store.usage.record({ id: newId('req'), userId: u.id, at: now(), day: now().slice(0, 10), conversationId: null, agentId: 'default',
+          agentVersion: 1, provider: 'openai', model: 'm', inputTokens: 1, outputTokens: 1, costUsd: 0, estimated: false });
+      }
+      await store.dataKeys.putIfAbsent({ userId: u.id, wrapped: 'w', keyId: 'k', createdAt: now() });
+      return { u, userKeys };
+    };
+    const full = { users: 1, apiKeys: 2, conversations: 2, messages: 4, memories: 3, usage: 2, dataKeys: 1 };
+    const traces = async (userId: string) => {
+      let found = 0;
+      for (const table of tables) found += (await rawItems(table)).filter((item) => JSON.stringify(item).includes(userId)).length;
+      return found;
+    };
+    let current: Awaited<ReturnType<typeof populate>> | undefined;
+    const points = await everyFailurePoint(t, 'purgeUser', {
+      setup: async () => {
+        current = await populate();
+      },
+      run: () => store.purgeUser(current!.u.id),
+      check: async (n) => {
+        const { u, userKeys } = current!;
+        if (n > 1) {
+          t.equal(await store.users.get(u.id), null, `write ${n} failed: the user is already gone`);
+          for (const key of userKeys) t.equal(await store.apiKeys.findActiveByHash(key.keyHash), null, 'and their keys refused');
+        }
+        const receipt = await store.purgeUser(u.id);
+        if (n === 1) t.same(receipt, full, 'nothing had been removed, so the repeat removes and counts it all');
+        for (const kind of Object.keys(full) as (keyof typeof full)[]) t.ok(receipt[kind] <= full[kind]);
+        t.equal(await traces(u.id), 0, 'the repeat leaves no item of the user in any table');
+        t.same(await store.purgeUser(u.id), { users: 0, apiKeys: 0, conversations: 0, messages: 0, memories: 0, usage: 0, dataKeys: 0 });
+      },
+    });
+    t.equal(points, 10, 'user, data key, key pointers, two keys, conversations, claims, messages, memories, usage');
+    t.equal(await traces(current!.u.id), 0);
+    t.same(await store.apiKeys.findActiveByHash(bystanderKey.keyHash), bystanderKey, 'another user is untouched');
+  });
+
+  t.test('batch deletes retry what DynamoDB leaves unprocessed', async (t) => {
+    const u = user();
+    await store.users.create(u);
+    for (let i = 0; i < 6; i++) await store.memories.create(memory(u.id, `m${i}`));
+    const before = faults.count('BatchWriteItemCommand');
+    faults.leaveUnprocessed(3);
+    const receipt = await store.purgeUser(u.id);
+    faults.leaveUnprocessed(0);
+    t.equal(receipt.memories, 6);
+    t.ok(faults.count('BatchWriteItemCommand') - before >= 4, 'the unprocessed deletes were sent again');
+    t.same((await store.memories.list(u.id, { limit: 10, now: now() })).items, []);
+    t.equal((await rawItems('memories')).filter((item) => JSON.stringify(item).includes(u.id)).length, 0);
+  });
+});
+
+t.test('listings fill whole pages when DynamoDB pages hold only filtered-out items', async (t) => {
+  const { store } = await freshStore({ queryPageSize: 2 });
+  t.teardown(() => store.close());
+  const u = user();
+  await store.users.create(u);
+  const visible: MemoryRecord[] = [];
+  for (let i = 0; i < 5; i++) {
+    const m = memory(u.id, `visible ${i}`);
+    await store.memories.create(m);
+    visible.unshift(m);
+  }
+  // The newest rows (the first DynamoDB reads) are all hidden: superseded or expired.
+  for (let i = 0; i < 6; i++) {
+    await store.memories.create(memory(u.id, `hidden ${i}`, i % 2 ? { supersededBy: 'mem_newer' } : { expiresAt: '2001-01-01T00:00:00.000Z' }));
+  }
+  const queriesBefore = faults.count('QueryCommand');
+  const at = now();
+  const p1 = await store.memories.list(u.id, { limit: 2, now: at });
+  t.same(p1.items.map((m) => m.content), ['visible 4', 'visible 3'], 'a full first page despite three empty DynamoDB pages');
+  t.ok(faults.count('QueryCommand') - queriesBefore >= 4, 'it took several Query requests');
+  const p2 = await store.memories.list(u.id, { limit: 2, now: at, cursor: p1.nextCursor! });
+  const p3 = await store.memories.list(u.id, { limit: 2, now: at, cursor: p2.nextCursor! });
+  t.same([...p2.items, ...p3.items].map((m) => m.content), ['visible 2', 'visible 1', 'visible 0']);
+  t.equal(p3.nextCursor, null);
+  const all = await store.memories.list(u.id, { limit: 100, now: at, includeSuperseded: true });
+  t.equal(all.items.length, 8, 'superseded ones are listed on request; expired ones never');
+
+  const c = conversation(u.id);
+  await store.conversations.createWithMessage(c, message(c, 'm0'));
+  for (let i = 1; i < 7; i++) await store.conversations.appendMessage(message(c, `m${i}`));
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.conversations.listMessages(u.id, c.id, { limit: 3, cursor });
+    t.ok(page.items.length === 3 || page.nextCursor === null, 'every page but the last is full');
+    seen.push(...page.items.map((m) => m.content));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  t.same(seen, ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+  await t.rejects(store.conversations.listMessages(u.id, c.id, { limit: 3, cursor: Buffer.from(JSON.stringify({ s: `messages:${c.id}`, k: -5 })).toString('base64url') }),
+    { code: 'PAI_REQUEST_INVALID_CURSOR' }, 'a forged cursor is refused');
+});
+
+t.test('createDynamoDbTables: the infra layout, idempotent', async (t) => {
+  const tablePrefix = `pai-layout-${prefixes++}-`;
+  await createDynamoDbTables(client, tablePrefix);
+  await createDynamoDbTables(client, tablePrefix);
+  const names = (await client.send(new ListTablesCommand({}))).TableNames!.filter((n) => n.startsWith(tablePrefix));
+  t.same(names.sort(), ['conversations', 'data-keys', 'memories', 'usage', 'users'].map((n) => `${tablePrefix}${n}`));
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: `${tablePrefix}users` }));
+  t.same(Table!.KeySchema, [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]);
+  t.match(Table!.GlobalSecondaryIndexes, [{
+    IndexName: 'gsi1',
+    KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }],
+    Projection: { ProjectionType: 'ALL' },
+  }]);
+  // The store reads through the generic keys only: a user lands in the users table at USER#<id>.
+  const store = createDynamoDbStore({ client, tablePrefix });
+  const u = user();
+  await store.users.create(u);
+  const raw = await client.send(new QueryCommand({
+    TableName: `${tablePrefix}users`, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: `USER#${u.id}` } },
+  }));
+  t.equal(raw.Count, 1);
+  await store.close();
+});
+
+t.test('driver and network failures answer PAI_STORE_UNAVAILABLE', async (t) => {
+  const other = await startDynalite();
+  const otherClient = clientFor(other.endpoint);
+  t.teardown(async () => {
+    otherClient.destroy();
+    await other.stop();
+  });
+  await createDynamoDbTables(otherClient, 'pai-down-');
+  const store = createDynamoDbStore({ client: otherClient, tablePrefix: 'pai-down-' });
+  const u = user();
+  await store.users.create(u);
+  await t.resolves(store.ping());
+
+  const missing = createDynamoDbStore({ client: otherClient, tablePrefix: 'pai-no-such-tables-' });
+  await t.rejects(missing.ping(), { code: 'PAI_STORE_UNAVAILABLE', statusCode: 503 }, 'tables that do not exist');
+
+  await other.stop();
+  await t.rejects(store.ping(), { code: 'PAI_STORE_UNAVAILABLE', statusCode: 503 }, 'dynalite stopped: ping');
+  await t.rejects(store.users.get(u.id), { code: 'PAI_STORE_UNAVAILABLE' }, 'reads');
+  const c = conversation(u.id);
+  await t.rejects(store.conversations.createWithMessage(c, message(c, 'x')), { code: 'PAI_STORE_UNAVAILABLE' }, 'writes');
+  await t.rejects(store.purgeUser(u.id), { code: 'PAI_STORE_UNAVAILABLE' }, 'purges');
+
+  await store.close();
+  await t.rejects(store.ping(), { code: 'PAI_STORE_UNAVAILABLE' }, 'a closed store');
+});
