@@ -49,7 +49,7 @@ export async function buildEmbeddedApp(config: EmbeddedConfig, overrides: Embedd
   const internalToken = server.internalToken ?? randomBytes(32).toString('base64url');
 
   await app.register(authPlugin, { authenticator, internalToken });
-  await app.register(memoryService, { store, authenticator, shred: (userId) => stores.keyring.shred(userId) });
+  await app.register(memoryService, { store, authenticator, shred: (userId) => stores.keyring.shred(userId), importLimitBytes: config.memory.importLimitBytes });
   const memory = createLocalMemoryClient(store, authenticator);
   const jobs = createEmbeddedJobQueue({ path: join(config.memory.dataDir, 'pai.db') });
   // Registered before the agent: Fastify runs onClose hooks last-in first-out, so the worker stops first.

@@ -34,6 +34,6 @@ export async function buildApp(config: MemoryConfig, overrides: MemoryOverrides 
   app.readiness.register('keys', () => stores.keyProvider.check());
   const internalToken = config.server.internalToken ?? randomBytes(32).toString('base64url');
   await app.register(authPlugin, { authenticator, internalToken });
-  await app.register(memoryService, { store, authenticator, shred: (userId) => stores.keyring.shred(userId) });
+  await app.register(memoryService, { store, authenticator, shred: (userId) => stores.keyring.shred(userId), importLimitBytes: config.importLimitBytes });
   return app;
 }

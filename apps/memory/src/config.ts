@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { choiceVar, deepFreeze, parseEnv, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
+import { choiceVar, deepFreeze, intVar, parseEnv, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
 
 export const memoryEnv = {
   ...serverEnv,
@@ -7,6 +7,7 @@ export const memoryEnv = {
   PAI_ADMIN_API_KEY: z.string().min(20, 'must be at least 20 characters').optional(),
   STORE_BACKEND: choiceVar(['embedded'], 'embedded', ['dynamodb']),
   KEY_PROVIDER: choiceVar(['local', 'kms'], 'local'),
+  PAI_IMPORT_LIMIT_BYTES: intVar(52_428_800, 1024, 2_147_483_647),
   PAI_MASTER_KEY: z.string().min(1).optional(),
   KMS_KEY_ID: z.string().min(1).max(2048).optional(),
   KMS_ENDPOINT: urlVar().optional(),
@@ -22,6 +23,7 @@ export function refineMemoryEnv(env: { KEY_PROVIDER: string; KMS_KEY_ID?: string
 export interface MemoryConfig {
   server: ServerConfig;
   dataDir: string;
+  importLimitBytes: number;
   /** Set → used as is; unset → generated into <dataDir>/admin-api-key on first start. */
   adminApiKey: string | undefined;
   store: { backend: 'embedded' };
@@ -34,6 +36,7 @@ export function memoryConfigFrom(env: z.output<z.ZodObject<typeof memoryEnv>>): 
   return {
     server: serverConfigFrom(env),
     dataDir: env.PAI_DATA_DIR,
+    importLimitBytes: env.PAI_IMPORT_LIMIT_BYTES,
     adminApiKey: env.PAI_ADMIN_API_KEY,
     store: { backend: env.STORE_BACKEND },
     keys: env.KEY_PROVIDER === 'kms'

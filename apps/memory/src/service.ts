@@ -7,6 +7,7 @@ import { apiKeyRoutes } from './routes/api-keys/index.js';
 import { conversationRoutes } from './routes/conversations/index.js';
 import { internalRoutes } from './routes/internal/index.js';
 import { memoryRoutes } from './routes/memories/index.js';
+import { portabilityRoutes } from './routes/portability/index.js';
 import type { Shredder } from './domain/memories.js';
 
 export interface MemoryServiceOptions {
@@ -14,6 +15,8 @@ export interface MemoryServiceOptions {
   authenticator: Authenticator;
   /** Destroys a user's data key (crypto-shred). */
   shred: Shredder;
+  /** Body limit of POST /v1/import. */
+  importLimitBytes: number;
 }
 
 export const MEMORY_TAGS = [
@@ -21,6 +24,7 @@ export const MEMORY_TAGS = [
   { name: 'api-keys', description: 'API keys: created by the admin, shown once, stored hashed' },
   { name: 'conversations', description: 'Conversations and their messages (short-term memory)' },
   { name: 'memories', description: 'Long-term memories: facts, preferences, people and plans PAI keeps about the user' },
+  { name: 'portability', description: 'Export everything you own; import it elsewhere' },
   { name: 'internal', description: 'Service-to-service routes; need the internal token (x-pai-internal-token)' },
 ];
 
@@ -31,5 +35,6 @@ export const memoryService: FastifyPluginAsync<MemoryServiceOptions> = async (ap
   await app.register(apiKeyRoutes);
   await app.register(conversationRoutes);
   await app.register(memoryRoutes);
+  await app.register(portabilityRoutes, { importLimitBytes: options.importLimitBytes });
   await app.register(internalRoutes, { authenticator: options.authenticator });
 };

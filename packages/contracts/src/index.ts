@@ -9,3 +9,4 @@ export * from './usage.js';
 export * from './openai-compat.js';
 export * from './routing.js';
 export * from './memories.js';
+export * from './portability.js';
