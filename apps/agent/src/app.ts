@@ -42,7 +42,7 @@ export async function buildApp(config: AgentConfig, overrides: AgentOverrides = 
   });
   app.addHook('onClose', async () => memory.close());
   // The agent's own records (usage) live in its own database when it runs apart.
-  const store = overrides.store ?? openStore({ backend: config.store.backend, dataDir: config.dataDir, file: 'agent.db' });
+  const store = overrides.store ?? openStore(config.store.backend === 'dynamodb' ? config.store : { backend: 'embedded', dataDir: config.dataDir, file: 'agent.db' });
   app.readiness.register('store', async () => {
     await store.ping();
     return { ok: true };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_PRICES, type PriceTable } from './domain/pricing.js';
-import { choiceVar, intVar, deepFreeze, parseEnv, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
+import { choiceVar, intVar, deepFreeze, parseEnv, refineStoreEnv, storeConfigFrom, storeEnv, type StoreConfig, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
 
 export const DEFAULT_SYSTEM_PROMPT =
   'You are PAI, a personal assistant that remembers. Answer helpfully, honestly and concisely. ' +
@@ -9,7 +9,6 @@ export const DEFAULT_SYSTEM_PROMPT =
 export const agentEnv = {
   ...serverEnv,
   LLM_PROVIDER: choiceVar(['openai', 'bedrock'], 'openai'),
-  AWS_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region like us-east-1').optional(),
   BEDROCK_ENDPOINT: urlVar().optional(),
   OPENAI_BASE_URL: urlVar().default('http://127.0.0.1:11434/v1'),
   OPENAI_API_KEY: z.string().min(1).optional(),
@@ -27,8 +26,7 @@ export const agentEnv = {
   PAI_SYSTEM_PROMPT: z.string().min(1).optional(),
   PAI_SSE_PING_MS: intVar(15_000, 10, 600_000),
   MEMORY_SERVICE_URL: urlVar().optional(),
-  PAI_DATA_DIR: z.string().default('./.pai'),
-  STORE_BACKEND: choiceVar(['embedded'], 'embedded', ['dynamodb']),
+  ...storeEnv,
   PAI_MODEL_PRICES: z
     .string()
     .optional()
@@ -79,7 +77,7 @@ export interface AgentConfig {
   memoryServiceUrl: string | undefined;
   /** The agent's own records (usage): its store when it runs apart. */
   dataDir: string;
-  store: { backend: 'embedded' };
+  store: StoreConfig;
   /** Default prices with PAI_MODEL_PRICES on top. */
   prices: PriceTable;
   /** Memory formation: first retry delay (doubles per attempt). */
@@ -93,7 +91,11 @@ export interface AgentConfig {
 }
 
 /** Cross-variable rules, shared with the embedded app's combined schema. */
-export function refineAgentEnv(env: { LLM_CONTEXT_TOKENS: number; LLM_MAX_OUTPUT_TOKENS: number; LLM_PROVIDER: string; AWS_REGION?: string | undefined }, ctx: z.RefinementCtx): void {
+export function refineAgentEnv(
+  env: { LLM_CONTEXT_TOKENS: number; LLM_MAX_OUTPUT_TOKENS: number; LLM_PROVIDER: string; STORE_BACKEND: string; AWS_REGION?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  refineStoreEnv(env, ctx);
   if (env.LLM_CONTEXT_TOKENS <= env.LLM_MAX_OUTPUT_TOKENS) {
     ctx.addIssue({ code: 'custom', path: ['LLM_MAX_OUTPUT_TOKENS'], message: 'must be smaller than LLM_CONTEXT_TOKENS' });
   }
@@ -115,7 +117,7 @@ export function agentConfigFrom(env: z.output<typeof schema>): AgentConfig {
     },
     memoryServiceUrl: env.MEMORY_SERVICE_URL,
     dataDir: env.PAI_DATA_DIR,
-    store: { backend: env.STORE_BACKEND },
+    store: storeConfigFrom(env),
     prices: { ...DEFAULT_PRICES, ...env.PAI_MODEL_PRICES },
     limits: { dailyTokenBudget: env.PAI_DAILY_TOKEN_BUDGET, maxConcurrentStreams: env.PAI_MAX_CONCURRENT_STREAMS },
     formation: { retryMs: env.PAI_FORMATION_RETRY_MS },

@@ -1,20 +1,22 @@
 import { z } from 'zod';
-import { choiceVar, deepFreeze, intVar, parseEnv, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
+import { choiceVar, deepFreeze, intVar, parseEnv, refineStoreEnv, storeConfigFrom, storeEnv, type StoreConfig, serverConfigFrom, serverEnv, urlVar, type Env, type ServerConfig } from '@pai/config';
 
 export const memoryEnv = {
   ...serverEnv,
-  PAI_DATA_DIR: z.string().default('./.pai'),
   PAI_ADMIN_API_KEY: z.string().min(20, 'must be at least 20 characters').optional(),
-  STORE_BACKEND: choiceVar(['embedded'], 'embedded', ['dynamodb']),
+  ...storeEnv,
   KEY_PROVIDER: choiceVar(['local', 'kms'], 'local'),
   PAI_IMPORT_LIMIT_BYTES: intVar(52_428_800, 1024, 2_147_483_647),
   PAI_MASTER_KEY: z.string().min(1).optional(),
   KMS_KEY_ID: z.string().min(1).max(2048).optional(),
   KMS_ENDPOINT: urlVar().optional(),
-  AWS_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region like us-east-1').optional(),
 };
 
-export function refineMemoryEnv(env: { KEY_PROVIDER: string; KMS_KEY_ID?: string | undefined }, ctx: z.RefinementCtx): void {
+export function refineMemoryEnv(
+  env: { KEY_PROVIDER: string; KMS_KEY_ID?: string | undefined; STORE_BACKEND: string; AWS_REGION?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  refineStoreEnv(env, ctx);
   if (env.KEY_PROVIDER === 'kms' && env.KMS_KEY_ID === undefined) {
     ctx.addIssue({ code: 'custom', path: ['KMS_KEY_ID'], message: 'is required with KEY_PROVIDER=kms' });
   }
@@ -26,7 +28,7 @@ export interface MemoryConfig {
   importLimitBytes: number;
   /** Set → used as is; unset → generated into <dataDir>/admin-api-key on first start. */
   adminApiKey: string | undefined;
-  store: { backend: 'embedded' };
+  store: StoreConfig;
   keys:
     | { provider: 'local'; masterKey: string | undefined }
     | { provider: 'kms'; keyId: string; endpoint: string | undefined; region: string | undefined };
@@ -38,7 +40,7 @@ export function memoryConfigFrom(env: z.output<z.ZodObject<typeof memoryEnv>>): 
     dataDir: env.PAI_DATA_DIR,
     importLimitBytes: env.PAI_IMPORT_LIMIT_BYTES,
     adminApiKey: env.PAI_ADMIN_API_KEY,
-    store: { backend: env.STORE_BACKEND },
+    store: storeConfigFrom(env),
     keys: env.KEY_PROVIDER === 'kms'
       ? { provider: 'kms', keyId: env.KMS_KEY_ID!, endpoint: env.KMS_ENDPOINT, region: env.AWS_REGION }
       : { provider: 'local', masterKey: env.PAI_MASTER_KEY },

@@ -121,4 +121,29 @@ export function serverConfigFrom(env: {
   };
 }
 
+/** Variables that select the record store (memory and agent services). */
+export const storeEnv = {
+  PAI_DATA_DIR: z.string().default('./.pai'),
+  STORE_BACKEND: choiceVar(['embedded', 'dynamodb'], 'embedded'),
+  DYNAMODB_ENDPOINT: urlVar().optional(),
+  DYNAMODB_TABLE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{0,200}$/, 'letters, digits, _ . - only').default('pai-'),
+  AWS_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region like us-east-1').optional(),
+};
+
+export type StoreConfig =
+  | { backend: 'embedded' }
+  | { backend: 'dynamodb'; region: string; endpoint: string | undefined; tablePrefix: string };
+
+export function refineStoreEnv(env: { STORE_BACKEND: string; AWS_REGION?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (env.STORE_BACKEND === 'dynamodb' && env.AWS_REGION === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['AWS_REGION'], message: 'is required with STORE_BACKEND=dynamodb' });
+  }
+}
+
+export function storeConfigFrom(env: { STORE_BACKEND: 'embedded' | 'dynamodb'; DYNAMODB_ENDPOINT?: string | undefined; DYNAMODB_TABLE_PREFIX: string; AWS_REGION?: string | undefined }): StoreConfig {
+  return env.STORE_BACKEND === 'dynamodb'
+    ? { backend: 'dynamodb', region: env.AWS_REGION!, endpoint: env.DYNAMODB_ENDPOINT, tablePrefix: env.DYNAMODB_TABLE_PREFIX }
+    : { backend: 'embedded' };
+}
+
 export { z };

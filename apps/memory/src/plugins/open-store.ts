@@ -17,7 +17,7 @@ export interface MemoryStores {
 
 /** The memory service's store (in the embedded default, shared with the agent) behind its encryption layer. */
 export async function openMemoryStores(config: MemoryConfig, raw?: Store): Promise<MemoryStores> {
-  const store = raw ?? openSelectedStore({ backend: config.store.backend, dataDir: config.dataDir });
+  const store = raw ?? openSelectedStore(config.store.backend === 'dynamodb' ? config.store : { backend: 'embedded', dataDir: config.dataDir });
   const { provider, notice } = await openKeyProvider(config);
   const keyring = keyringFor(provider, store.dataKeys);
   return { raw: store, sealed: createSealedStore(store, keyring), keyring, keyProvider: provider, notice };
