@@ -2,7 +2,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { MemoryClient } from '@pai/contracts';
 import type { ModelProvider } from '@pai/model-provider';
 import type { JobQueue, Store } from '@pai/store';
-import { createFormationWorker, formationJob } from './domain/formation.js';
+import { formationHandler, formationJob } from './domain/formation.js';
+import { createJobWorker, type JobWorker } from './domain/job-worker.js';
+import { summaryHandler, summaryJob } from './domain/summary.js';
 import type { AgentConfig } from './config.js';
 import { createDefaultAgentCatalog, type AgentCatalog } from './domain/agents.js';
 import type { ChatDeps } from './domain/chat-turn.js';
@@ -32,7 +34,7 @@ export const AGENT_TAGS = [
 
 declare module 'fastify' {
   interface FastifyInstance {
-    formation: import('./domain/formation.js').FormationWorker;
+    backgroundJobs: JobWorker;
   }
 }
 
@@ -41,26 +43,33 @@ export const agentService: FastifyPluginAsync<AgentServiceOptions> = async (app,
   const metrics = createModelMetrics(app.metrics.registry);
   const instrumented = instrumentModel(guardModel(model, config.llm.breaker, metrics), metrics);
   await app.register(modelPlugin, { model: instrumented });
-  const worker = createFormationWorker({
-    queue: jobs, memory, model: instrumented, log: app.log, retryDelayMs: (attempt) => config.formation.retryMs * 2 ** (attempt - 1),
+  const worker = createJobWorker({
+    queue: jobs,
+    handlers: [formationHandler(memory, instrumented, app.log), summaryHandler(memory, instrumented, app.log)],
+    log: app.log,
+    retryDelayMs: (attempt) => config.formation.retryMs * 2 ** (attempt - 1),
   });
+  /** Queues background work; the answer is already stored and sent, so a queue failure costs only this work. */
+  const enqueue = async (job: Parameters<JobQueue['enqueue']>[0]) => {
+    try {
+      await jobs.enqueue(job);
+      worker.kick();
+    } catch (err) {
+      app.log.warn({ kind: job.kind, code: (err as { code?: string }).code }, 'could not queue background work');
+    }
+  };
   app.addHook('onReady', async () => worker.start());
   app.addHook('onClose', async () => worker.stop());
-  app.decorate('formation', worker);
+  app.decorate('backgroundJobs', worker);
   const deps: ChatDeps = {
     memory,
     formation: {
-      async schedule(userId, turn) {
-        try {
-          await jobs.enqueue(formationJob(userId, {
-            conversation_id: turn.conversationId, user_message_id: turn.userMessageId, assistant_message_id: turn.assistantMessageId,
-          }));
-          worker.kick();
-        } catch (err) {
-          // The answer is already stored and sent; a queue failure costs this turn's memories only.
-          app.log.warn({ code: (err as { code?: string }).code }, 'could not schedule memory formation');
-        }
-      },
+      schedule: (userId, turn) => enqueue(formationJob(userId, {
+        conversation_id: turn.conversationId, user_message_id: turn.userMessageId, assistant_message_id: turn.assistantMessageId,
+      })),
+    },
+    summaries: {
+      schedule: (userId, conversationId, keepFrom) => enqueue(summaryJob(userId, { conversation_id: conversationId, keep_from_message_id: keepFrom })),
     },
     model: instrumented,
     agents: agents ?? createDefaultAgentCatalog({ systemPrompt: config.chat.systemPrompt, model: config.llm.model, maxTokens: config.llm.maxOutputTokens }),

@@ -1,7 +1,7 @@
 import type { MemoryClient } from '@pai/contracts';
 import type { Authenticator } from '@pai/service-kit';
 import type { Store } from '@pai/store';
-import { appendMessage, beginTurn, formationContext } from './domain/conversations.js';
+import { appendMessage, applySummary, beginTurn, formationContext, summaryContext } from './domain/conversations.js';
 import { applyFormation, searchMemories } from './domain/memories.js';
 import { relatedMemories } from './domain/formation.js';
 import { conversationDto, messageDto } from './domain/dto.js';
@@ -27,6 +27,8 @@ export function createLocalMemoryClient(store: Store, authenticator: Authenticat
         created: turn.created,
         user_message: messageDto(turn.userMessage),
         history: turn.history.map(messageDto),
+        summary: turn.conversation.summary ?? null,
+        history_complete: turn.historyComplete,
       };
     },
     async appendMessage(conversationId, body, ctx) {
@@ -40,6 +42,11 @@ export function createLocalMemoryClient(store: Store, authenticator: Authenticat
       const result = await applyFormation(store, ctx.userId, sourceMessageId, facts);
       return { created: result.created.map((m) => m.id), merged: result.merged.map((m) => m.id), superseded: result.superseded };
     },
+    async summaryContext(conversationId, keepFromMessageId, ctx) {
+      const context = await summaryContext(store, ctx.userId, conversationId, keepFromMessageId);
+      return { summary: context.summary, messages: context.messages.map(messageDto) };
+    },
+    applySummary: (conversationId, summary, through, ctx) => applySummary(store, ctx.userId, conversationId, summary, through),
     async searchMemories(query, limit, ctx) {
       const found = await searchMemories(store, ctx.userId, query, limit);
       return found.map(({ memory, score }) => ({ id: memory.id, content: memory.content, category: memory.category, score }));

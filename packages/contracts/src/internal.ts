@@ -29,7 +29,9 @@ export const BeginTurnResponseSchema = z.object({
   conversation: ConversationSchema,
   created: z.boolean(),
   user_message: MessageSchema,
-  history: z.array(MessageSchema).describe('Earlier messages, oldest first, excluding user_message'),
+  history: z.array(MessageSchema).describe('Earlier messages not covered by the summary, oldest first, excluding user_message'),
+  summary: z.string().nullable().describe('Running summary of the turns before `history`'),
+  history_complete: z.boolean().describe('False when older messages exist that are neither in `history` nor in the summary'),
 });
 
 export const AppendMessageBodySchema = z
@@ -99,3 +101,18 @@ export const FormationResultSchema = z.object({
 export type FormationContextDto = z.infer<typeof FormationContextSchema>;
 export type FormedFactDto = z.infer<typeof FormedFactSchema>;
 export type FormationResultDto = z.infer<typeof FormationResultSchema>;
+
+export const SummaryContextBodySchema = z
+  .object({ conversation_id: z.string().min(1).max(100), keep_from_message_id: z.string().min(1).max(100) })
+  .strict();
+
+export const SummaryContextSchema = z.object({
+  summary: z.string().nullable(),
+  messages: z.array(MessageSchema).describe('Messages after the current summary and before keep_from, oldest first (a bounded batch)'),
+});
+
+export const ApplySummaryBodySchema = z
+  .object({ conversation_id: z.string().min(1).max(100), summary: z.string().min(1).max(20_000), through_message_id: z.string().min(1).max(100) })
+  .strict();
+
+export type SummaryContextDto = z.infer<typeof SummaryContextSchema>;

@@ -29,6 +29,10 @@ export interface ConversationRecord {
   agentId: string;
   createdAt: string;
   updatedAt: string;
+  /** Running summary of the older turns (sealed when encryption is on); absent until one is written. */
+  summary?: string;
+  /** The newest message the summary covers. */
+  summaryThrough?: string;
 }
 
 export type MessageRole = 'user' | 'assistant';
@@ -89,6 +93,8 @@ export interface ConversationStore {
   listMessages(userId: string, conversationId: string, page: PageRequest): Promise<Page<MessageRecord>>;
   /** The last `limit` messages (oldest first), excluding `excludeId`. */
   recentMessages(userId: string, conversationId: string, limit: number, excludeId?: string): Promise<MessageRecord[]>;
+  /** Replaces the running summary; false when the conversation is not this user's. */
+  setSummary(userId: string, conversationId: string, summary: string, throughMessageId: string): Promise<boolean>;
 }
 
 /** One model call's token usage and cost, as billed to a user. */
@@ -224,3 +230,4 @@ export { createEmbeddedStore, createEmbeddedJobQueue, type EmbeddedStoreOptions 
 export type { Job, JobQueue } from './job-queue.js';
 export { openStore, type StoreSelection } from './open-store.js';
 export { createDynamoDbStore, createDynamoDbTables, type DynamoDbStoreOptions } from './adapters/dynamodb.js';
+export { createDynamoDbJobQueue, type DynamoDbJobQueueOptions } from './adapters/dynamodb/job-queue.js';

@@ -5,9 +5,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DescribeTableCommand, DynamoDBClient, ListTablesCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { newId } from '@pai/ids';
-import { createDynamoDbStore, createDynamoDbTables } from '@pai/store';
+import { createDynamoDbJobQueue, createDynamoDbStore, createDynamoDbTables } from '@pai/store';
 import type { ApiKeyRecord, ConversationRecord, MemoryRecord, MessageRecord, Store, UserRecord } from '@pai/store';
-import { runStoreContract } from '@pai/store/testing';
+import { runJobQueueContract, runStoreContract } from '@pai/store/testing';
 
 interface DynaliteOptions { path?: string; createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }
 // dynalite ships no type declarations.
@@ -107,6 +107,20 @@ t.test('contract', async (t) => {
 
 t.test('contract, with every Query read one item at a time (DynamoDB page boundaries everywhere)', async (t) => {
   runStoreContract(t, async () => (await freshStore({ queryPageSize: 1 })).store);
+});
+
+t.test('job queue contract', async (t) => {
+  runJobQueueContract(t, async () => {
+    const { tablePrefix } = await freshStore();
+    return { open: (now) => createDynamoDbJobQueue({ client, tablePrefix, now }) };
+  });
+});
+
+t.test('job queue contract, with every Query read one item at a time', async (t) => {
+  runJobQueueContract(t, async () => {
+    const { tablePrefix } = await freshStore();
+    return { open: (now) => createDynamoDbJobQueue({ client, tablePrefix, now, queryPageSize: 1 }) };
+  });
 });
 
 const now = () => new Date().toISOString();
@@ -353,6 +367,114 @@ t.test('crash safety (no transactions): a failure between writes leaves nothing 
     t.ok(faults.count('BatchWriteItemCommand') - before >= 4, 'the unprocessed deletes were sent again');
     t.same((await store.memories.list(u.id, { limit: 10, now: now() })).items, []);
     t.equal((await rawItems('memories')).filter((item) => JSON.stringify(item).includes(u.id)).length, 0);
+  });
+});
+
+t.test('job queue: items, failed writes, and an enqueue racing a purge of the same user', async (t) => {
+  const { tablePrefix } = await freshStore();
+  const table = `${tablePrefix}memories`;
+  const rawItems = async () => (await client.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? [];
+  const traces = async (text: string) => (await rawItems()).filter((item) => JSON.stringify(item).includes(text)).length;
+  const queue = createDynamoDbJobQueue({ client, tablePrefix });
+  t.teardown(() => queue.close());
+
+  t.test('a job is two items: the job (gsi1 per kind) and a pointer in its user\'s partition, none under USER#', async (t) => {
+    const u = newId('usr');
+    await queue.enqueue({ id: 'job_layout', kind: 'formation', userId: u, payload: { message_id: 'msg_1' } });
+    const items = (await rawItems()).filter((item) => JSON.stringify(item).includes(u));
+    t.equal(items.length, 2);
+    const job = items.find((i) => i.pk!.S === 'JOB#job_layout')!;
+    t.match(job, { sk: { S: 'JOB' }, gsi1pk: { S: 'JOBS#formation' }, gsi1sk: { S: /^\d{4}-.*Z#job_layout$/ }, attempts: { N: '0' }, userId: { S: u } });
+    t.ok(items.some((i) => i.pk!.S === `JOBUSER#${u}` && i.sk!.S === 'JOB#job_layout'), 'the pointer');
+    const store = createDynamoDbStore({ client, tablePrefix });
+    t.same(await store.purgeUser(u), { users: 0, apiKeys: 0, conversations: 0, messages: 0, memories: 0, usage: 0, dataKeys: 0 },
+      "the store's purge does not count jobs as memories");
+    t.equal(await queue.purgeUser(u), 1);
+    t.equal(await traces(u), 0);
+  });
+
+  t.test('a failed write leaves no job without its pointer; purge removes what is left', async (t) => {
+    for (const n of [1, 2]) {
+      const u = newId('usr');
+      faults.failNthWrite(n);
+      await t.rejects(queue.enqueue({ id: newId('req'), kind: 'failing', userId: u, payload: {} }), { code: 'PAI_STORE_UNAVAILABLE' });
+      t.same(await queue.claim('failing', 1000, 5), [], `enqueue failing at write ${n}: nothing to claim`);
+      t.equal(await queue.purgeUser(u), 0);
+      t.equal(await traces(u), 0, 'and no item is left');
+    }
+    const u = newId('usr');
+    const id = newId('req');
+    await queue.enqueue({ id, kind: 'failing', userId: u, payload: {} });
+    await queue.claim('failing', 1000, 1);
+    faults.failNthWrite(2);
+    await t.rejects(queue.complete(id), { code: 'PAI_STORE_UNAVAILABLE' });
+    t.equal(await queue.size('failing'), 0, 'complete failing at its second write: the job is gone');
+    t.equal(await traces(u), 1, 'its pointer is left');
+    t.equal(await queue.purgeUser(u), 0);
+    t.equal(await traces(u), 0);
+    faults.clear();
+  });
+
+  /**
+   * Two clients on the same dynalite, so that the enqueue can be held before the request that matches
+   * `holdEnqueueAt` while the purge runs (or runs partly: `holdPurgeAt`).
+   */
+  async function race(t: Test, holdEnqueueAt: string, holdPurgeAt?: string) {
+    const enqueueClient = clientFor(db.endpoint);
+    const purgeClient = clientFor(db.endpoint);
+    t.teardown(() => {
+      enqueueClient.destroy();
+      purgeClient.destroy();
+    });
+    const hold = (c: DynamoDBClient, at: string, whileHeld: () => Promise<unknown>) => {
+      let done = false;
+      c.middlewareStack.add((next, context) => async (args) => {
+        if (!done && `${String(context.commandName)} ${JSON.stringify(args.input)}`.includes(at)) {
+          done = true;
+          await whileHeld();
+        }
+        return next(args);
+      }, { step: 'initialize', name: 'holdForRace' });
+    };
+    const u = newId('usr');
+    const id = newId('req');
+    const enqueuer = createDynamoDbJobQueue({ client: enqueueClient, tablePrefix });
+    const purger = createDynamoDbJobQueue({ client: purgeClient, tablePrefix });
+    let enqueued: Promise<void> | undefined;
+    let purged: Promise<number> | undefined;
+    if (holdPurgeAt === undefined) {
+      hold(enqueueClient, holdEnqueueAt, () => (purged = purger.purgeUser(u)));
+      await enqueuer.enqueue({ id, kind: 'racing', userId: u, payload: {} });
+    } else {
+      // The purge starts once the pointer is written and pauses at `holdPurgeAt` until the enqueue is done.
+      let letEnqueueGo: () => void = () => {};
+      const enqueueMayGo = new Promise<void>((resolve) => (letEnqueueGo = resolve));
+      hold(enqueueClient, holdEnqueueAt, () => {
+        purged = purger.purgeUser(u);
+        return enqueueMayGo;
+      });
+      hold(purgeClient, holdPurgeAt, () => {
+        letEnqueueGo();
+        return enqueued!;
+      });
+      enqueued = enqueuer.enqueue({ id, kind: 'racing', userId: u, payload: {} });
+      await enqueued;
+    }
+    const removed = await purged!;
+    t.same(await queue.claim('racing', 1000, 5), [], 'nothing to claim');
+    t.equal(await traces(u), 0, 'no item of the user is left');
+    t.equal(await queue.purgeUser(u), 0);
+    return removed;
+  }
+
+  t.test('the whole purge between the pointer and the job: the enqueue removes its job', async (t) => {
+    t.equal(await race(t, 'PutItemCommand {"TableName":"' + table + '","Item":{"pk":"JOB#'), 0);
+  });
+  t.test('the whole purge between the job and the pointer check: the purge removes the job', async (t) => {
+    t.equal(await race(t, 'GetItemCommand'), 1);
+  });
+  t.test("the purge's first pass before the job is written, its pointer delete after the check: the second pass removes it", async (t) => {
+    t.equal(await race(t, 'PutItemCommand {"TableName":"' + table + '","Item":{"pk":"JOB#', 'BatchWriteItemCommand'), 1);
   });
 });
 

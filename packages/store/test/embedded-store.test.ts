@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { newId } from '@pai/ids';
-import { createEmbeddedStore } from '@pai/store';
-import { runStoreContract } from '@pai/store/testing';
+import { createEmbeddedJobQueue, createEmbeddedStore } from '@pai/store';
+import { runJobQueueContract, runStoreContract } from '@pai/store/testing';
 
 const dir = mkdtempSync(join(tmpdir(), 'pai-store-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -13,6 +13,13 @@ let n = 0;
 
 t.test('contract', async (t) => {
   runStoreContract(t, async () => createEmbeddedStore({ path: join(dir, `contract-${n++}.db`) }));
+});
+
+t.test('job queue contract', async (t) => {
+  runJobQueueContract(t, async () => {
+    const path = join(dir, `jobs-contract-${n++}.db`);
+    return { open: (now) => createEmbeddedJobQueue({ path, now }) };
+  });
 });
 
 t.test('data survives closing and reopening the file', async (t) => {

@@ -5,8 +5,13 @@ import { estimateTokens, type ModelProvider, type ModelRequest, type TokenUsage 
 import type { UsageStore } from '@pai/store';
 import type { AgentCatalog, AgentVersion } from './agents.js';
 import { checkDailyBudget } from './limits.js';
-import { buildPrompt, memoryBlock } from './prompt.js';
+import { buildPrompt, CONTEXT_SHARE, memoriesWithin, memoryBlock } from './prompt.js';
 import type { UsageRecorder } from './usage.js';
+
+/** Schedules a running-summary step for a conversation whose older turns no longer fit verbatim. */
+export interface SummaryScheduler {
+  schedule(userId: string, conversationId: string, keepFromMessageId: string): Promise<void>;
+}
 
 /** Schedules memory formation for a finished turn (durably, off the critical path). */
 export interface FormationScheduler {
@@ -16,6 +21,7 @@ export interface FormationScheduler {
 export interface ChatDeps {
   memory: MemoryClient;
   formation: FormationScheduler;
+  summaries: SummaryScheduler;
   model: ModelProvider;
   agents: AgentCatalog;
   usage: { recorder: UsageRecorder; store: UsageStore };
@@ -53,6 +59,8 @@ export interface PreparedTurn {
   memoriesUsed: ChatResponseDto['memories_used'];
   /** memory: "off" turns form no memories either. */
   formMemories: boolean;
+  /** Set when older turns are neither sent verbatim nor in the summary: the summary should catch up to here. */
+  summarizeBefore: string | null;
 }
 
 /** Why a turn was cut short; carried as the AbortSignal's reason. */
@@ -87,7 +95,7 @@ export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatI
   // An unknown agent is refused before anything is stored.
   const requested = input.agentId === undefined ? null : await deps.agents.resolve(input.agentId, input.conversationId ?? '');
   const userMessageId = newId('msg');
-  const [turn, memories] = await Promise.all([
+  const [turn, retrieved] = await Promise.all([
     deps.memory.beginTurn(
       {
         conversation_id: input.conversationId,
@@ -102,8 +110,10 @@ export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatI
   // A conversation keeps its agent unless the request names another one.
   const agent = requested ?? await deps.agents.resolve(turn.conversation.agent_id, turn.conversation.id);
   const maxOutputTokens = Math.min(input.maxTokens ?? agent.maxTokens ?? deps.settings.maxOutputTokens, deps.settings.maxOutputTokens);
+  const memories = memoriesWithin(retrieved, Math.floor((deps.settings.contextTokens - maxOutputTokens) * CONTEXT_SHARE));
   const prompt = buildPrompt({
     systemPrompt: input.systemPrompt ?? agent.systemPrompt,
+    summary: turn.summary,
     context: memoryBlock(memories),
     history: turn.history.map((m) => ({ role: m.role, content: m.content })),
     userMessage: input.message,
@@ -128,6 +138,10 @@ export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatI
     },
     memoriesUsed: memories.map((m) => ({ id: m.id, content: m.content, score: m.score })),
     formMemories: input.memory !== 'off',
+    // The oldest message still sent verbatim (or the new one): everything before it belongs in the summary.
+    summarizeBefore: prompt.droppedMessages > 0 || !turn.history_complete
+      ? turn.history[prompt.droppedMessages]?.id ?? userMessageId
+      : null,
   };
 }
 
@@ -171,9 +185,11 @@ async function storeAnswer(deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn,
   );
 }
 
-function scheduleFormation(deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn): Promise<void> {
-  if (!turn.formMemories) return Promise.resolve();
-  return deps.formation.schedule(ctx.userId, {
+/** Background work a finished turn leaves: memory formation and, for long conversations, a summary step. */
+async function scheduleFormation(deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn): Promise<void> {
+  if (turn.summarizeBefore) await deps.summaries.schedule(ctx.userId, turn.conversationId, turn.summarizeBefore);
+  if (!turn.formMemories) return;
+  await deps.formation.schedule(ctx.userId, {
     conversationId: turn.conversationId, userMessageId: turn.userMessageId, assistantMessageId: turn.assistantMessageId,
   });
 }

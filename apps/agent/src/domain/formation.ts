@@ -3,7 +3,8 @@ import { newId } from '@pai/ids';
 import { analyze } from '@pai/retrieval';
 import type { FormationContextDto, FormedFactDto, MemoryClient } from '@pai/contracts';
 import type { ModelProvider } from '@pai/model-provider';
-import type { Job, JobQueue } from '@pai/store';
+import type { Job } from '@pai/store';
+import type { JobHandler, JobLog } from './job-worker.js';
 
 export const FORMATION_JOB = 'memory-formation';
 
@@ -98,151 +99,42 @@ export function formationJob(userId: string, payload: FormationPayload) {
   return { id: newId('req'), kind: FORMATION_JOB, userId, payload: { ...payload } };
 }
 
-export interface FormationWorkerOptions {
-  queue: JobQueue;
-  memory: MemoryClient;
-  model: ModelProvider;
-  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
-  /** Attempts before falling back to an episodic memory. */
-  maxAttempts?: number;
-  leaseMs?: number;
-  /** Poll interval when idle (jobs are also picked up right after they are enqueued). */
-  pollMs?: number;
-  retryDelayMs?: (attempt: number) => number;
-}
-
-export interface FormationWorker {
-  /** Looks for work now (called after a turn enqueues a job). */
-  kick(): void;
-  start(): void;
-  /** Stops taking jobs and waits for the one in progress. */
-  stop(): Promise<void>;
-  /** Resolves when no job is waiting or in progress (tests, benchmarks). */
-  idle(): Promise<void>;
-}
-
 /**
- * Forms long-term memories off the reply's critical path, from a durable queue: one job per finished
- * turn. Invalid model output is stored as an episodic memory at once; a failing model is retried with
- * backoff and, after the last attempt, the exchange is stored as an episodic memory — nothing is lost.
+ * Forms long-term memories from one finished turn. Invalid model output is stored as an episodic memory
+ * at once; a failing model throws (the worker retries with backoff) and, after the last attempt, `giveUp`
+ * stores the exchange as an episodic memory — nothing is lost.
  */
-export function createFormationWorker(options: FormationWorkerOptions): FormationWorker {
-  const maxAttempts = options.maxAttempts ?? 3;
-  const leaseMs = options.leaseMs ?? 120_000;
-  const pollMs = options.pollMs ?? 5_000;
-  const retryDelay = options.retryDelayMs ?? ((attempt: number) => Math.min(60_000, 2_000 * 2 ** attempt));
-  let running = false;
-  let stopped = true;
-  let current: Promise<void> | null = null;
-  let timer: NodeJS.Timeout | undefined;
-  let waiters: Array<() => void> = [];
-  let stopping = new AbortController();
-
-  /** Back to the queue after the backoff, with a wake-up when it is due (sooner than the idle poll). */
-  async function retryLater(job: Job): Promise<void> {
-    const delay = retryDelay(job.attempts);
-    await options.queue.release(job.id, delay);
-    if (delay < pollMs) setTimeout(run, delay + 1).unref();
-  }
-
-  async function handle(job: Job): Promise<void> {
+export function formationHandler(memory: MemoryClient, model: ModelProvider, log: JobLog): JobHandler {
+  const idsOf = (job: Job) => {
     const payload = job.payload as unknown as FormationPayload;
-    const ctx = { userId: job.userId, requestId: `formation-${job.id}` };
-    let context: FormationContextDto;
-    try {
-      context = await options.memory.formationContext({
-        conversationId: payload.conversation_id, userMessageId: payload.user_message_id, assistantMessageId: payload.assistant_message_id,
-      }, ctx);
-    } catch (err) {
-      // The conversation or user is gone (deleted): nothing left to remember.
-      if ((err as { statusCode?: number }).statusCode === 404) return options.queue.complete(job.id);
-      throw err;
-    }
-    let facts: FormedFactDto[];
-    try {
-      const answer = await options.model.complete({
+    return { conversationId: payload.conversation_id, userMessageId: payload.user_message_id, assistantMessageId: payload.assistant_message_id };
+  };
+  const ctxOf = (job: Job) => ({ userId: job.userId, requestId: `formation-${job.id}` });
+  const store = async (job: Job, facts: FormedFactDto[]) => {
+    if (facts.length === 0) return;
+    const result = await memory.applyFormation(idsOf(job).userMessageId, facts, ctxOf(job));
+    log.info({ job: job.id, created: result.created.length, merged: result.merged.length, superseded: result.superseded.length }, 'memories formed');
+  };
+  return {
+    kind: FORMATION_JOB,
+    async run(job, signal) {
+      const context = await memory.formationContext(idsOf(job), ctxOf(job));
+      const answer = await model.complete({
         messages: [{ role: 'system', content: EXTRACTION_INSTRUCTIONS }, { role: 'user', content: extractionPrompt(context) }],
         temperature: 0,
         maxTokens: 512,
-      }, { signal: stopping.signal });
+      }, { signal });
       const parsed = parseExtraction(answer.text);
       if (parsed === null) {
-        options.log.warn({ job: job.id }, 'memory extraction returned invalid output; storing the exchange as an episodic memory');
-        facts = [episodicFact(context, new Date())];
-      } else {
-        facts = guardFacts(parsed.facts, context);
+        log.warn({ job: job.id }, 'memory extraction returned invalid output; storing the exchange as an episodic memory');
+        return store(job, [episodicFact(context, new Date())]);
       }
-    } catch (err) {
-      // Shutting down: the job goes back to the queue for the next start.
-      if (stopping.signal.aborted) return options.queue.release(job.id, 0);
-      if (job.attempts < maxAttempts) {
-        options.log.warn({ job: job.id, attempt: job.attempts, code: (err as { code?: string }).code }, 'memory extraction failed; will retry');
-        return retryLater(job);
-      }
-      options.log.warn({ job: job.id, code: (err as { code?: string }).code }, 'memory extraction failed for good; storing the exchange as an episodic memory');
-      facts = [episodicFact(context, new Date())];
-    }
-    if (facts.length > 0) {
-      const result = await options.memory.applyFormation(payload.user_message_id, facts, ctx);
-      options.log.info({ job: job.id, created: result.created.length, merged: result.merged.length, superseded: result.superseded.length }, 'memories formed');
-    }
-    await options.queue.complete(job.id);
-  }
-
-  async function drain(): Promise<void> {
-    while (!stopped) {
-      const [job] = await options.queue.claim(FORMATION_JOB, leaseMs, 1);
-      if (!job) break;
-      try {
-        await handle(job);
-      } catch (err) {
-        // The memory service or store failed: try again later (the lease would bring it back anyway).
-        options.log.warn({ job: job.id, code: (err as { code?: string }).code }, 'memory formation step failed; will retry');
-        await retryLater(job).catch(() => {});
-      }
-    }
-  }
-
-  async function notifyIfIdle(): Promise<void> {
-    if (waiters.length === 0) return;
-    if ((await options.queue.size(FORMATION_JOB)) > 0) return;
-    const done = waiters;
-    waiters = [];
-    for (const resolve of done) resolve();
-  }
-
-  function run(): void {
-    if (stopped || running) return;
-    running = true;
-    current = drain()
-      .catch((err: unknown) => options.log.warn({ code: (err as { code?: string }).code }, 'memory formation queue unavailable'))
-      .finally(() => {
-        running = false;
-        current = null;
-        void notifyIfIdle();
-      });
-  }
-
-  return {
-    kick: () => setImmediate(run),
-    start() {
-      stopped = false;
-      stopping = new AbortController();
-      timer = setInterval(run, pollMs);
-      timer.unref();
-      setImmediate(run);
+      return store(job, guardFacts(parsed.facts, context));
     },
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      stopping.abort();
-      await current;
-    },
-    idle() {
-      return new Promise((resolve) => {
-        waiters.push(resolve);
-        if (!running) void notifyIfIdle();
-      });
+    async giveUp(job) {
+      log.warn({ job: job.id }, 'memory extraction failed for good; storing the exchange as an episodic memory');
+      const context = await memory.formationContext(idsOf(job), ctxOf(job));
+      await store(job, [episodicFact(context, new Date())]);
     },
   };
 }

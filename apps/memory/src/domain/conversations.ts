@@ -64,15 +64,46 @@ export async function beginTurn(store: Store, userId: string, input: BeginTurnIn
     };
     const first = message(conversation.id);
     await store.conversations.createWithMessage(conversation, first);
-    return { conversation, created: true, userMessage: first, history: [] as MessageRecord[] };
+    return { conversation, created: true, userMessage: first, history: [] as MessageRecord[], historyComplete: true };
   }
   const conversation = await getConversation(store, userId, input.conversationId);
   const userMessage = message(conversation.id);
   await store.conversations.appendMessage(userMessage);
-  const history = input.historyLimit > 0
+  const recent = input.historyLimit > 0
     ? await store.conversations.recentMessages(userId, conversation.id, input.historyLimit, userMessage.id)
     : [];
-  return { conversation: { ...conversation, updatedAt: now }, created: false, userMessage, history };
+  // Messages the summary already covers are not repeated verbatim.
+  const covered = conversation.summaryThrough ? recent.findIndex((m) => m.id === conversation.summaryThrough) : -1;
+  const history = covered >= 0 ? recent.slice(covered + 1) : recent;
+  const historyComplete = covered >= 0 || recent.length < input.historyLimit;
+  return { conversation: { ...conversation, updatedAt: now }, created: false, userMessage, history, historyComplete };
+}
+
+/** At most this many messages go into one summary step. */
+export const SUMMARY_BATCH = 200;
+
+/** The messages after the running summary and before `keepFromId` (a bounded batch, oldest first). */
+export async function summaryContext(store: Store, userId: string, conversationId: string, keepFromId: string) {
+  const conversation = await getConversation(store, userId, conversationId);
+  const batch: MessageRecord[] = [];
+  let started = conversation.summaryThrough === undefined;
+  let cursor: string | undefined;
+  do {
+    const page = await store.conversations.listMessages(userId, conversationId, { limit: 100, cursor });
+    for (const m of page.items) {
+      if (m.id === keepFromId) return { summary: conversation.summary ?? null, messages: batch };
+      if (started) batch.push(m);
+      else if (m.id === conversation.summaryThrough) started = true;
+      if (batch.length === SUMMARY_BATCH) return { summary: conversation.summary ?? null, messages: batch };
+    }
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  // keepFrom is not in the conversation (deleted meanwhile): nothing safe to summarize.
+  return { summary: conversation.summary ?? null, messages: [] };
+}
+
+export async function applySummary(store: Store, userId: string, conversationId: string, summary: string, through: string): Promise<void> {
+  if (!(await store.conversations.setSummary(userId, conversationId, summary, through))) throw NotFoundErrors.conversation(conversationId);
 }
 
 export async function appendMessage(

@@ -2,7 +2,7 @@ import { isSealed, type Keyring } from '@pai/crypto';
 import type { ConversationRecord, MemoryRecord, MessageRecord, Page, Store } from '@pai/store';
 
 /** Record kinds bound into each ciphertext, so a sealed value moved to another kind of record fails. */
-const KIND = { title: 'conversation.title', message: 'message.content', memory: 'memory.content' } as const;
+const KIND = { title: 'conversation.title', summary: 'conversation.summary', message: 'message.content', memory: 'memory.content' } as const;
 
 /**
  * The store as the memory service uses it: every piece of user content (conversation titles, message
@@ -17,8 +17,11 @@ export function createSealedStore(store: Store, keyring: Keyring): Store {
 
   const sealConversation = async (c: ConversationRecord): Promise<ConversationRecord> =>
     c.title === null ? c : { ...c, title: await seal(c.userId, KIND.title, c.id, c.title) };
-  const openConversation = async (c: ConversationRecord): Promise<ConversationRecord> =>
-    c.title === null ? c : { ...c, title: await open(c.userId, KIND.title, c.id, c.title) };
+  const openConversation = async (c: ConversationRecord): Promise<ConversationRecord> => ({
+    ...c,
+    title: c.title === null ? null : await open(c.userId, KIND.title, c.id, c.title),
+    ...(c.summary === undefined ? {} : { summary: await open(c.userId, KIND.summary, c.id, c.summary) }),
+  });
   const sealMessage = async (m: MessageRecord): Promise<MessageRecord> => ({ ...m, content: await seal(m.userId, KIND.message, m.id, m.content) });
   const openMessage = async (m: MessageRecord): Promise<MessageRecord> => ({ ...m, content: await open(m.userId, KIND.message, m.id, m.content) });
   const sealMemory = async (m: MemoryRecord): Promise<MemoryRecord> => ({ ...m, content: await seal(m.userId, KIND.memory, m.id, m.content) });
@@ -43,6 +46,8 @@ export function createSealedStore(store: Store, keyring: Keyring): Store {
       listMessages: async (userId, conversationId, page) => openPage(await store.conversations.listMessages(userId, conversationId, page), openMessage),
       recentMessages: async (userId, conversationId, limit, excludeId) =>
         Promise.all((await store.conversations.recentMessages(userId, conversationId, limit, excludeId)).map(openMessage)),
+      setSummary: async (userId, conversationId, summary, through) =>
+        store.conversations.setSummary(userId, conversationId, await seal(userId, KIND.summary, conversationId, summary), through),
     },
     memories: {
       create: async (m) => store.memories.create(await sealMemory(m)),

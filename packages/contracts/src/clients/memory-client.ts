@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { PaiError, ServiceErrors, isPaiError } from '@pai/errors';
 import { ErrorBodySchema } from '../common.js';
 import { MessageSchema, type MessageDto } from '../conversations.js';
@@ -8,6 +8,8 @@ import {
   RetrievedMemoriesSchema,
   FormationContextSchema,
   FormationResultSchema,
+  SummaryContextSchema,
+  type SummaryContextDto,
   type FormationContextDto,
   type FormationResultDto,
   type FormedFactDto,
@@ -39,6 +41,9 @@ export interface MemoryClient {
   ): Promise<FormationContextDto>;
   /** Stores formed facts (supersede / merge / create). */
   applyFormation(sourceMessageId: string, facts: FormedFactDto[], ctx: CallContext & { userId: string }): Promise<FormationResultDto>;
+  /** Messages a summary step should fold into the running summary. */
+  summaryContext(conversationId: string, keepFromMessageId: string, ctx: CallContext & { userId: string }): Promise<SummaryContextDto>;
+  applySummary(conversationId: string, summary: string, throughMessageId: string, ctx: CallContext & { userId: string }): Promise<void>;
   /** The user's memories most relevant to `query`, best first. */
   searchMemories(query: string, limit: number, ctx: CallContext & { userId: string }): Promise<RetrievedMemoriesDto['items']>;
   ready(): Promise<void>;
@@ -107,6 +112,16 @@ export function createMemoryClient(options: Omit<ServiceClientOptions, 'service'
     },
     applyFormation(sourceMessageId, facts, ctx) {
       return callService(o, { method: 'POST', path: '/internal/v1/formation/apply', body: { source_message_id: sourceMessageId, facts } }, ctx, FormationResultSchema);
+    },
+    summaryContext(conversationId, keepFromMessageId, ctx) {
+      return callService(o, {
+        method: 'POST', path: '/internal/v1/summary/context', body: { conversation_id: conversationId, keep_from_message_id: keepFromMessageId },
+      }, ctx, SummaryContextSchema);
+    },
+    async applySummary(conversationId, summary, throughMessageId, ctx) {
+      await callService(o, {
+        method: 'POST', path: '/internal/v1/summary/apply', body: { conversation_id: conversationId, summary, through_message_id: throughMessageId },
+      }, ctx, z.object({ ok: z.literal(true) }));
     },
     async searchMemories(query, limit, ctx) {
       const result = await callService(o, { method: 'POST', path: '/internal/v1/memories/search', body: { query, limit } }, ctx, RetrievedMemoriesSchema);

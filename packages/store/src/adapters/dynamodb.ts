@@ -32,6 +32,7 @@ const toApiKey = (i: Item): ApiKeyRecord => ({
 const toConversation = (i: Item): ConversationRecord => ({
   id: i.id as string, userId: i.userId as string, title: (i.title as string | null | undefined) ?? null, agentId: i.agentId as string,
   createdAt: i.createdAt as string, updatedAt: i.updatedAt as string,
+  ...(typeof i.summary === 'string' && typeof i.summaryThrough === 'string' ? { summary: i.summary, summaryThrough: i.summaryThrough } : {}),
 });
 const toMessage = (i: Item): MessageRecord => ({
   id: i.id as string, conversationId: i.conversationId as string, userId: i.userId as string, role: i.role as MessageRecord['role'],
@@ -425,6 +426,18 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): Store {
         if (!conversation) return [];
         return items.filter((i) => i.id !== excludeId).slice(0, Math.max(limit, 0)).reverse().map(toMessage);
       }),
+      setSummary: (userId, conversationId, summary, through) => guard(() => unless(async () => {
+        // Only an existing conversation of this user (its key includes the owner) takes a summary.
+        await doc.send(new UpdateCommand({
+          TableName: tableOf('conversations'),
+          Key: keys.conversation(userId, conversationId),
+          UpdateExpression: 'SET #summary = :summary, #through = :through',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#summary': 'summary', '#through': 'summaryThrough' },
+          ExpressionAttributeValues: { ':summary': summary, ':through': through },
+        }));
+        return true;
+      }, () => false)),
     },
 
     usage: {

@@ -111,6 +111,10 @@ const MIGRATIONS: string[] = [
   ) STRICT;
   CREATE INDEX jobs_available ON jobs(kind, available_at);
   `,
+  `
+  ALTER TABLE conversations ADD COLUMN summary TEXT;
+  ALTER TABLE conversations ADD COLUMN summary_through TEXT;
+  `,
 ];
 
 interface UsageRow { key: string; requests: number; input_tokens: number; output_tokens: number; cost_usd: number; estimated_requests: number }
@@ -133,7 +137,10 @@ const toDataKey = (r: DataKeyRow): DataKeyRecord => ({ userId: r.user_id, wrappe
 
 interface UserRow { id: string; name: string; created_at: string }
 interface ApiKeyRow { id: string; user_id: string; key_hash: string; prefix: string; name: string | null; created_at: string; revoked_at: string | null }
-interface ConversationRow { id: string; user_id: string; title: string | null; agent_id: string; created_at: string; updated_at: string }
+interface ConversationRow {
+  id: string; user_id: string; title: string | null; agent_id: string; created_at: string; updated_at: string;
+  summary: string | null; summary_through: string | null;
+}
 interface MessageRow { seq: number; id: string; conversation_id: string; user_id: string; role: 'user' | 'assistant'; content: string; incomplete: number; created_at: string }
 
 const toUser = (r: UserRow): UserRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
@@ -142,9 +149,14 @@ const toApiKey = (r: ApiKeyRow): ApiKeyRecord => ({
 });
 const toConversation = (r: ConversationRow): ConversationRecord => ({
   id: r.id, userId: r.user_id, title: r.title, agentId: r.agent_id, createdAt: r.created_at, updatedAt: r.updated_at,
+  ...(r.summary !== null && r.summary_through !== null ? { summary: r.summary, summaryThrough: r.summary_through } : {}),
 });
 const toMessage = (r: MessageRow): MessageRecord => ({
   id: r.id, conversationId: r.conversation_id, userId: r.user_id, role: r.role, content: r.content, incomplete: r.incomplete === 1, createdAt: r.created_at,
+});
+
+const conversationParams = (c: ConversationRecord) => ({
+  id: c.id, userId: c.userId, title: c.title, agentId: c.agentId, createdAt: c.createdAt, updatedAt: c.updatedAt,
 });
 
 /** Runs a driver call, turning SQLite failures (I/O, full disk, locked file) into PAI_STORE_UNAVAILABLE. */
@@ -194,6 +206,7 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
 
     insertConversation: db.prepare(`INSERT INTO conversations (id, user_id, title, agent_id, created_at, updated_at)
       VALUES (@id, @userId, @title, @agentId, @createdAt, @updatedAt)`),
+    setSummary: db.prepare<[string, string, string, string]>('UPDATE conversations SET summary = ?, summary_through = ? WHERE user_id = ? AND id = ?'),
     getConversation: db.prepare<[string, string], ConversationRow>('SELECT * FROM conversations WHERE user_id = ? AND id = ?'),
     listConversationsFirst: db.prepare<[string, number], ConversationRow>('SELECT * FROM conversations WHERE user_id = ? ORDER BY id DESC LIMIT ?'),
     listConversationsAfter: db.prepare<[string, string, number], ConversationRow>('SELECT * FROM conversations WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
@@ -286,7 +299,7 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
   });
 
   const createWithMessage = db.transaction((c: ConversationRecord, m: MessageRecord) => {
-    q.insertConversation.run(c);
+    q.insertConversation.run(conversationParams(c));
     insertMessage(m);
   });
 
@@ -328,7 +341,7 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
       revoke: (id, at) => guard(() => q.revokeKey.run(at, id).changes > 0),
     },
     conversations: {
-      create: (c) => guard(() => void q.insertConversation.run(c)),
+      create: (c) => guard(() => void q.insertConversation.run(conversationParams(c))),
       createWithMessage: (c, m) => guard(() => createWithMessage(c, m)),
       get: (userId, id) => guard(() => {
         const row = q.getConversation.get(userId, id);
@@ -354,6 +367,7 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
       }),
       recentMessages: (userId, conversationId, limit, excludeId) => guard(() =>
         q.recentMessages.all(userId, conversationId, excludeId ?? '', limit).reverse().map(toMessage)),
+      setSummary: (userId, conversationId, summary, through) => guard(() => q.setSummary.run(summary, through, userId, conversationId).changes > 0),
     },
     usage: {
       record: (entry) => guard(() => void q.insertUsage.run({ ...entry, estimated: entry.estimated ? 1 : 0 })),

@@ -128,6 +128,22 @@ export function runStoreContract(t: Test, makeStore: () => Promise<Store>): void
     t.equal(await store.conversations.getMessage(b.id, 'msg_x'), null);
   });
 
+  withStore('a running summary is kept per conversation, owner-scoped', async (t, store) => {
+    const [a, b] = [user('a'), user('b')];
+    await store.users.create(a);
+    await store.users.create(b);
+    const c = conversation(a.id, 'long one');
+    await store.conversations.create(c);
+    t.equal((await store.conversations.get(a.id, c.id))!.summary, undefined, 'none at first');
+    t.equal(await store.conversations.setSummary(a.id, c.id, 'they talked about tea', 'msg_1'), true);
+    t.match(await store.conversations.get(a.id, c.id), { summary: 'they talked about tea', summaryThrough: 'msg_1', title: 'long one' });
+    t.equal(await store.conversations.setSummary(a.id, c.id, 'and then coffee', 'msg_9'), true);
+    t.match(await store.conversations.get(a.id, c.id), { summary: 'and then coffee', summaryThrough: 'msg_9' });
+    t.equal(await store.conversations.setSummary(b.id, c.id, 'hijack', 'msg_x'), false, "not on another user's conversation");
+    t.equal(await store.conversations.setSummary(a.id, 'conv_missing', 's', 'm'), false);
+    t.equal((await store.conversations.list(a.id, { limit: 5 })).items[0]!.summary, 'and then coffee');
+  });
+
   withStore('delete removes the conversation and its messages', async (t, store) => {
     const u = user();
     await store.users.create(u);

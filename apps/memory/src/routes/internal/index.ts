@@ -1,10 +1,12 @@
+import { z } from 'zod';
 import {
   AppendMessageBodySchema, BeginTurnBodySchema, RetrievedMemoriesSchema, SearchMemoriesBodySchema,
-  ApplyFormationBodySchema, FormationContextBodySchema, FormationContextSchema, FormationResultSchema, BeginTurnResponseSchema, MessageSchema, VerifyKeyBodySchema,
+  ApplyFormationBodySchema, FormationContextBodySchema, FormationContextSchema, FormationResultSchema,
+  ApplySummaryBodySchema, SummaryContextBodySchema, SummaryContextSchema, BeginTurnResponseSchema, MessageSchema, VerifyKeyBodySchema,
   VerifyKeyResponseSchema, errorResponses, idParam,
 } from '@pai/contracts';
 import { userIdOf, type Authenticator, type RoutePlugin } from '@pai/service-kit';
-import { appendMessage, beginTurn, formationContext } from '../../domain/conversations.js';
+import { appendMessage, applySummary, beginTurn, formationContext, summaryContext } from '../../domain/conversations.js';
 import { conversationDto, messageDto } from '../../domain/dto.js';
 import { applyFormation, searchMemories } from '../../domain/memories.js';
 import { relatedMemories } from '../../domain/formation.js';
@@ -44,6 +46,8 @@ export const internalRoutes: RoutePlugin<{ authenticator: Authenticator }> = asy
       created: turn.created,
       user_message: messageDto(turn.userMessage),
       history: turn.history.map(messageDto),
+      summary: turn.conversation.summary ?? null,
+      history_complete: turn.historyComplete,
     };
   });
 
@@ -98,5 +102,29 @@ export const internalRoutes: RoutePlugin<{ authenticator: Authenticator }> = asy
   }, async (request) => {
     const result = await applyFormation(app.store, userIdOf(request), request.body.source_message_id, request.body.facts);
     return { created: result.created.map((m) => m.id), merged: result.merged.map((m) => m.id), superseded: result.superseded };
+  });
+
+  app.post('/internal/v1/summary/context', {
+    config: { auth: 'internal' },
+    schema: {
+      tags: ['internal'], security, summary: 'Messages to fold into the running summary of a conversation',
+      body: SummaryContextBodySchema,
+      response: { 200: SummaryContextSchema, ...errorResponses(400, 401, 403, 404) },
+    },
+  }, async (request) => {
+    const context = await summaryContext(app.store, userIdOf(request), request.body.conversation_id, request.body.keep_from_message_id);
+    return { summary: context.summary, messages: context.messages.map(messageDto) };
+  });
+
+  app.post('/internal/v1/summary/apply', {
+    config: { auth: 'internal' },
+    schema: {
+      tags: ['internal'], security, summary: 'Replace the running summary of a conversation',
+      body: ApplySummaryBodySchema,
+      response: { 200: z.object({ ok: z.literal(true) }), ...errorResponses(400, 401, 403, 404) },
+    },
+  }, async (request) => {
+    await applySummary(app.store, userIdOf(request), request.body.conversation_id, request.body.summary, request.body.through_message_id);
+    return { ok: true as const };
   });
 };
