@@ -1,8 +1,7 @@
 import { createHttpTransport, createMemoryClient, type MemoryClient } from '@pai/contracts';
 import { authPlugin, createRemoteAuthenticator, createServiceApp, type LoggerSettings, type ServiceApp } from '@pai/service-kit';
 import type { ModelProvider } from '@pai/model-provider';
-import { join } from 'node:path';
-import { createEmbeddedJobQueue, openStore, type JobQueue, type Store } from '@pai/store';
+import { openJobQueue, openStore, type JobQueue, type Store } from '@pai/store';
 import type { AgentConfig } from './config.js';
 import { createModelProvider } from './plugins/model.js';
 import { AGENT_TAGS, agentService } from './service.js';
@@ -42,12 +41,13 @@ export async function buildApp(config: AgentConfig, overrides: AgentOverrides = 
   });
   app.addHook('onClose', async () => memory.close());
   // The agent's own records (usage) live in its own database when it runs apart.
-  const store = overrides.store ?? openStore(config.store.backend === 'dynamodb' ? config.store : { backend: 'embedded', dataDir: config.dataDir, file: 'agent.db' });
+  const selection = config.store.backend === 'dynamodb' ? config.store : { backend: 'embedded' as const, dataDir: config.dataDir, file: 'agent.db' };
+  const store = overrides.store ?? openStore(selection);
   app.readiness.register('store', async () => {
     await store.ping();
     return { ok: true };
   });
-  const jobs = overrides.jobs ?? createEmbeddedJobQueue({ path: join(config.dataDir, 'agent.db') });
+  const jobs = overrides.jobs ?? openJobQueue(selection);
   app.addHook('onClose', async () => {
     await jobs.close();
     await store.close();

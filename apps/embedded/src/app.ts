@@ -5,8 +5,7 @@ import type { Store } from '@pai/store';
 import { agentService, AGENT_TAGS, createModelProvider } from '@pai/agent';
 import { memoryService, MEMORY_TAGS, createLocalMemoryClient, createStoreAuthenticator, openMemoryStores, resolveAdminKey } from '@pai/memory';
 import { searchService, SEARCH_TAGS } from '@pai/search';
-import { createEmbeddedJobQueue } from '@pai/store';
-import { join } from 'node:path';
+import { openJobQueue } from '@pai/store';
 import type { EmbeddedConfig } from './config.js';
 
 export interface EmbeddedOverrides {
@@ -51,7 +50,7 @@ export async function buildEmbeddedApp(config: EmbeddedConfig, overrides: Embedd
   await app.register(authPlugin, { authenticator, internalToken });
   await app.register(memoryService, { store, authenticator, shred: (userId) => stores.keyring.shred(userId), importLimitBytes: config.memory.importLimitBytes });
   const memory = createLocalMemoryClient(store, authenticator);
-  const jobs = createEmbeddedJobQueue({ path: join(config.memory.dataDir, 'pai.db') });
+  const jobs = openJobQueue(config.memory.store.backend === 'dynamodb' ? config.memory.store : { backend: 'embedded', dataDir: config.memory.dataDir });
   // Registered before the agent: Fastify runs onClose hooks last-in first-out, so the worker stops first.
   app.addHook('onClose', async () => jobs.close());
   await app.register(agentService, { config: config.agent, model: overrides.model ?? createModelProvider(config.agent.llm), memory, store: stores.raw, jobs });

@@ -35,6 +35,14 @@ t.test('the whole system on STORE_BACKEND=dynamodb (dynalite): users, chat, memo
   const conv = (await app.inject({ method: 'GET', url: `/v1/conversations/${chat.json().conversation_id}`, headers: u.headers })).json();
   t.same(conv.messages.map((m: { content: string }) => m.content).slice(0, 2), ['secret-dynamo-canary says hi', 'Echo: secret-dynamo-canary says hi']);
 
+  // Memory formation ran from the DynamoDB job queue (the stand-in's echo is not JSON: an episodic memory).
+  let formed: Array<{ category: string }> = [];
+  for (let i = 0; i < 100 && !formed.some((m) => m.category === 'episodic'); i++) {
+    await new Promise((r) => setTimeout(r, 30));
+    formed = (await app.inject({ method: 'GET', url: '/v1/memories', headers: u.headers })).json().items;
+  }
+  t.ok(formed.some((m) => m.category === 'episodic'), 'a memory was formed through the DynamoDB job queue');
+
   const items = JSON.stringify(await Promise.all(['conversations', 'memories', 'users', 'data-keys'].map(
     (table) => client.send(new ScanCommand({ TableName: `pai-test-${table}` })),
   )));

@@ -228,6 +228,6 @@ export interface Store {
 export { encodeCursor, decodeCursor } from './cursor.js';
 export { createEmbeddedStore, createEmbeddedJobQueue, type EmbeddedStoreOptions } from './adapters/embedded.js';
 export type { Job, JobQueue } from './job-queue.js';
-export { openStore, type StoreSelection } from './open-store.js';
+export { openJobQueue, openStore, type StoreSelection } from './open-store.js';
 export { createDynamoDbStore, createDynamoDbTables, type DynamoDbStoreOptions } from './adapters/dynamodb.js';
 export { createDynamoDbJobQueue, type DynamoDbJobQueueOptions } from './adapters/dynamodb/job-queue.js';
