@@ -62,10 +62,15 @@ switch (command) {
     pnpm('exec', 'tap');
     break;
   }
+  case 'rotate-keys': {
+    pnpm('exec', 'turbo', 'run', 'build', '--filter=@pai/memory...', '--output-logs=errors-only');
+    process.exitCode = run(process.execPath, [join(ROOT, 'apps', 'memory', 'dist', 'rotate-keys.js')]);
+    break;
+  }
   case 'bench': {
     pnpm('--filter', '@pai/bench', 'run', 'all');
     break;
   }
   default:
-    fail(`unknown command '${command}' (start, test, bench)`);
+    fail(`unknown command '${command}' (start, test, bench, rotate-keys)`);
 }

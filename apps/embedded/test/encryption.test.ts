@@ -106,3 +106,41 @@ t.test('deleting a user crypto-shreds their data key: their ciphertext cannot be
   await t.rejects(keyring.open(u.id, 'memory.content', m.id, sealed), { code: 'PAI_CRYPTO_KEY_DESTROYED' }, 'the master key alone cannot open it');
   t.equal((await pai.app.inject({ method: 'GET', url: '/v1/memories', headers: other.headers })).json().items[0].content, 'stays', 'others are unaffected');
 });
+
+t.test('master-key rotation re-wraps data keys without touching records (npm run rotate-keys)', async (t) => {
+  const { randomBytes } = await import('node:crypto');
+  const { runToExit } = await import('./processes.js');
+  const dataDir = tempDir(t);
+  const [oldKey, newKey] = [randomBytes(32).toString('base64'), randomBytes(32).toString('base64')];
+  const first = await startPai(t, { dataDir, env: { PAI_MASTER_KEY: oldKey } });
+  const u = await first.newUser();
+  const m = (await first.app.inject({ method: 'POST', url: '/v1/memories', headers: u.headers, payload: { content: 'survives rotation' } })).json();
+  await first.app.close();
+  const readRaw = () => {
+    const db = new Database(join(dataDir, 'pai.db'), { readonly: true });
+    const row = { memory: (db.prepare('SELECT content FROM memories WHERE id = ?').get(m.id) as { content: string }).content,
+      key: (db.prepare('SELECT wrapped FROM data_keys WHERE user_id = ?').get(u.id) as { wrapped: string }).wrapped };
+    db.close();
+    return row;
+  };
+  const before = readRaw();
+
+  const premature = await startPai(t, { dataDir, env: { PAI_MASTER_KEY: newKey } });
+  const refused = await premature.app.inject({ method: 'GET', url: `/v1/memories/${m.id}`, headers: u.headers });
+  t.equal(refused.statusCode, 503, 'a new master key alone cannot open the old data keys');
+  t.equal(refused.json().error.code, 'PAI_CRYPTO_KEY_UNAVAILABLE');
+  await premature.app.close();
+
+  const rotated = await runToExit('memory', { PAI_DATA_DIR: dataDir, PAI_MASTER_KEY: newKey, PAI_PREVIOUS_MASTER_KEYS: oldKey, PATH: process.env.PATH ?? '' }, 'rotate-keys.ts');
+  t.equal(rotated.code, 0, rotated.output);
+  t.match(rotated.output, /"rewrapped":1/);
+  const after = readRaw();
+  t.equal(after.memory, before.memory, 'the record is untouched');
+  t.not(after.key, before.key, 'the data key is wrapped anew');
+  const again = await runToExit('memory', { PAI_DATA_DIR: dataDir, PAI_MASTER_KEY: newKey, PAI_PREVIOUS_MASTER_KEYS: oldKey, PATH: process.env.PATH ?? '' }, 'rotate-keys.ts');
+  t.match(again.output, /"rewrapped":0,"unchanged":1/, 'repeating it changes nothing');
+
+  const later = await startPai(t, { dataDir, env: { PAI_MASTER_KEY: newKey } });
+  const read = await later.app.inject({ method: 'GET', url: `/v1/memories/${m.id}`, headers: u.headers });
+  t.equal(read.json().content, 'survives rotation', 'readable with the new master key alone');
+});

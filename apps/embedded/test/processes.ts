@@ -51,8 +51,8 @@ export async function startProcess(t: Test, app: 'embedded' | 'agent' | 'memory'
   throw new Error(`${app} did not start:\n${out}`);
 }
 
-export async function runToExit(app: 'embedded' | 'agent', env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--conditions=pai-source', '--import=tsx', join(ROOT, 'apps', app, 'src', 'server.ts')], {
+export async function runToExit(app: 'embedded' | 'agent' | 'memory', env: Record<string, string>, script = 'server.ts'): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--conditions=pai-source', '--import=tsx', join(ROOT, 'apps', app, 'src', script)], {
     cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -8,6 +8,7 @@ export const memoryEnv = {
   KEY_PROVIDER: choiceVar(['local', 'kms'], 'local'),
   PAI_IMPORT_LIMIT_BYTES: intVar(52_428_800, 1024, 2_147_483_647),
   PAI_MASTER_KEY: z.string().min(1).optional(),
+  PAI_PREVIOUS_MASTER_KEYS: z.string().min(1).optional(),
   KMS_KEY_ID: z.string().min(1).max(2048).optional(),
   KMS_ENDPOINT: urlVar().optional(),
 };
@@ -30,7 +31,7 @@ export interface MemoryConfig {
   adminApiKey: string | undefined;
   store: StoreConfig;
   keys:
-    | { provider: 'local'; masterKey: string | undefined }
+    | { provider: 'local'; masterKey: string | undefined; previousMasterKeys: string[] }
     | { provider: 'kms'; keyId: string; endpoint: string | undefined; region: string | undefined };
 }
 
@@ -43,7 +44,7 @@ export function memoryConfigFrom(env: z.output<z.ZodObject<typeof memoryEnv>>): 
     store: storeConfigFrom(env),
     keys: env.KEY_PROVIDER === 'kms'
       ? { provider: 'kms', keyId: env.KMS_KEY_ID!, endpoint: env.KMS_ENDPOINT, region: env.AWS_REGION }
-      : { provider: 'local', masterKey: env.PAI_MASTER_KEY },
+      : { provider: 'local', masterKey: env.PAI_MASTER_KEY, previousMasterKeys: env.PAI_PREVIOUS_MASTER_KEYS?.split(',').map((k) => k.trim()).filter(Boolean) ?? [] },
   };
 }
 

@@ -6,3 +6,4 @@ export { createStoreAuthenticator } from './domain/accounts.js';
 export { openMemoryStores, type MemoryStores } from './plugins/open-store.js';
 export { createSealedStore } from './plugins/sealed-store.js';
 export { createLocalMemoryClient } from './local-client.js';
+export { rotateDataKeys } from './domain/rotate-keys.js';

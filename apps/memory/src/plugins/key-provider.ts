@@ -15,10 +15,14 @@ export async function openKeyProvider(config: MemoryConfig): Promise<OpenedKeyPr
   const keys = config.keys;
   switch (keys.provider) {
     case 'local': {
-      if (keys.masterKey !== undefined) return { provider: createLocalKeyProvider({ masterKey: parseMasterKey(keys.masterKey) }), notice: null };
+      // Old master keys still unwrap what they wrapped, until `rotate-keys` has re-wrapped everything.
+      const previousMasterKeys = keys.previousMasterKeys.map((k, i) => parseMasterKey(k, `PAI_PREVIOUS_MASTER_KEYS[${i}]`));
+      if (keys.masterKey !== undefined) {
+        return { provider: createLocalKeyProvider({ masterKey: parseMasterKey(keys.masterKey), previousMasterKeys }), notice: null };
+      }
       const file = await loadOrCreateMasterKeyFile(config.dataDir);
       return {
-        provider: createLocalKeyProvider({ masterKey: file.key }),
+        provider: createLocalKeyProvider({ masterKey: file.key, previousMasterKeys }),
         notice: file.warning ?? (file.created ? `generated the master key at ${file.path}; back it up: without it the data cannot be read` : null),
       };
     }
