@@ -1,9 +1,9 @@
-import { ConfigError } from '@pai/config';
+import { runMain } from '@pai/config';
 import { runServer } from '@pai/service-kit';
 import { loadEmbeddedConfig } from './config.js';
 import { buildEmbeddedApp } from './app.js';
 
-try {
+await runMain(async () => {
   const config = loadEmbeddedConfig(process.env);
   const { app, adminKeyPath } = await buildEmbeddedApp(config);
   const server = config.memory.server;
@@ -18,10 +18,4 @@ try {
     model: `${llm.provider} ${llm.model} at ${llm.provider === 'openai' ? llm.baseUrl : llm.endpoint ?? `Bedrock ${llm.region}`}`,
     checks: ready.checks,
   }, ready.ready ? 'PAI is ready' : 'PAI is up, but not every dependency is ready (see checks)');
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exit(1);
-  }
-  throw err;
-}
+});

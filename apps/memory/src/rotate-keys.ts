@@ -1,10 +1,10 @@
 // `npm run rotate-keys`: re-wraps every user's data key under the current master key (see README).
-import { ConfigError } from '@pai/config';
+import { runMain } from '@pai/config';
 import { loadMemoryConfig } from './config.js';
 import { openMemoryStores } from './plugins/open-store.js';
 import { rotateDataKeys } from './domain/rotate-keys.js';
 
-try {
+await runMain(async () => {
   const stores = await openMemoryStores(loadMemoryConfig(process.env));
   try {
     const report = await rotateDataKeys(stores.raw, stores.keyring);
@@ -14,10 +14,4 @@ try {
   } finally {
     await stores.raw.close();
   }
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exit(1);
-  }
-  throw err;
-}
+});

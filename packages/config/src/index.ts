@@ -40,6 +40,28 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * Runs a process's entry point: a ConfigError ends it with its one line on stderr and exit code 1;
+ * anything else is thrown on (a crash with its stack, as it should be).
+ */
+export async function runMain(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+/** Fails with one line naming every variable that `what` needs and that is unset. */
+export function requireVariables(what: string, values: Record<string, unknown>): void {
+  const missing = Object.entries(values).filter(([, v]) => v === undefined).map(([name]) => name);
+  if (missing.length > 0) throw new ConfigError(`Invalid configuration: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} required ${what}`);
+}
+
 /** An integer environment variable with bounds and a default. */
 export function intVar(defaultValue: number, min: number, max: number) {
   return z

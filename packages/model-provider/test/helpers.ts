@@ -17,27 +17,28 @@ import {
   type OpenAiStandIn,
 } from '../src/testing/index.js';
 
-export interface Rig {
-  standIn: OpenAiStandIn;
+interface StandInRig<S> {
+  standIn: S;
   provider: ModelProvider;
   /** How many backoff delays were drawn, i.e. how many retries happened without a Retry-After. */
   readonly jitterDraws: number;
 }
 
-/** A stand-in plus a provider with tiny timeouts and backoff, both closed when the test ends. */
-export async function rig(t: Test, options: Partial<OpenAiProviderOptions> = {}): Promise<Rig> {
-  const standIn = await startOpenAiStandIn();
+export type Rig = StandInRig<OpenAiStandIn>;
+export type BedrockRig = StandInRig<BedrockStandIn>;
+
+/** Tiny timeouts and backoff, so failure paths run in milliseconds. */
+const FAST_TIMEOUTS = { connectMs: 500, firstTokenMs: 2_000, totalMs: 5_000 };
+const FAST_RETRY = { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5 };
+
+/** A stand-in plus a provider built over it (counting jitter draws), both closed when the test ends. */
+async function standInRig<S extends { close(): Promise<void> }>(
+  t: Test, standIn: S, makeProvider: (random: () => number) => ModelProvider,
+): Promise<StandInRig<S>> {
   let draws = 0;
-  const provider = createOpenAiProvider({
-    baseUrl: standIn.url,
-    defaultModel: 'stand-in',
-    timeouts: { connectMs: 500, firstTokenMs: 2_000, totalMs: 5_000 },
-    retry: { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5 },
-    random: () => {
-      draws += 1;
-      return 0.5;
-    },
-    ...options,
+  const provider = makeProvider(() => {
+    draws += 1;
+    return 0.5;
   });
   t.teardown(async () => {
     await provider.close();
@@ -52,49 +53,29 @@ export async function rig(t: Test, options: Partial<OpenAiProviderOptions> = {})
   };
 }
 
-export interface BedrockRig {
-  standIn: BedrockStandIn;
-  provider: ModelProvider;
-  /** How many backoff delays were drawn, i.e. how many retries happened. */
-  readonly jitterDraws: number;
+/** An OpenAI-compatible stand-in and a provider over it. */
+export async function rig(t: Test, options: Partial<OpenAiProviderOptions> = {}): Promise<Rig> {
+  const standIn = await startOpenAiStandIn();
+  return standInRig(t, standIn, (random) => createOpenAiProvider({
+    baseUrl: standIn.url, defaultModel: 'stand-in', timeouts: FAST_TIMEOUTS, retry: FAST_RETRY, random, ...options,
+  }));
 }
 
 /** Dummy static credentials: the stand-in accepts any signature. */
 export const DUMMY_CREDENTIALS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 export const CLAUDE = 'anthropic.claude-3-5-haiku-20241022-v1:0';
 
-/** A Bedrock-protocol stand-in plus a provider with tiny timeouts and backoff, both closed when the test ends. */
+/** A Bedrock-protocol stand-in and a provider over it. */
 export async function bedrockRig(
   t: Test,
   options: Partial<BedrockProviderOptions> = {},
   standInOptions: BedrockStandInOptions = {},
 ): Promise<BedrockRig> {
   const standIn = await startBedrockStandIn(standInOptions);
-  let draws = 0;
-  const provider = createBedrockProvider({
-    region: 'us-east-1',
-    endpoint: standIn.url,
-    defaultModel: CLAUDE,
-    credentials: DUMMY_CREDENTIALS,
-    timeouts: { connectMs: 500, firstTokenMs: 2_000, idleMs: 2_000, totalMs: 5_000 },
-    retry: { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5 },
-    random: () => {
-      draws += 1;
-      return 0.5;
-    },
-    ...options,
-  });
-  t.teardown(async () => {
-    await provider.close();
-    await standIn.close();
-  });
-  return {
-    standIn,
-    provider,
-    get jitterDraws() {
-      return draws;
-    },
-  };
+  return standInRig(t, standIn, (random) => createBedrockProvider({
+    region: 'us-east-1', endpoint: standIn.url, defaultModel: CLAUDE, credentials: DUMMY_CREDENTIALS,
+    timeouts: { ...FAST_TIMEOUTS, idleMs: 2_000 }, retry: FAST_RETRY, random, ...options,
+  }));
 }
 
 /** A localhost port nothing listens on. */
