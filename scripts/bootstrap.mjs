@@ -3,6 +3,7 @@
 //   npm start  → install what is missing, build, serve the embedded default
 //   npm test   → install what is missing, typecheck, run every test
 //   npm run bench → install, run the benchmarks
+//   npm run rotate-keys / npm run rebuild-index → operations (see README)
 // It brings pnpm itself (through npm) and points native builds at the local Node headers when they exist.
 import { spawnSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -67,10 +68,15 @@ switch (command) {
     process.exitCode = run(process.execPath, [join(ROOT, 'apps', 'memory', 'dist', 'rotate-keys.js')]);
     break;
   }
+  case 'rebuild-index': {
+    pnpm('exec', 'turbo', 'run', 'build', '--filter=@pai/search...', '--output-logs=errors-only');
+    process.exitCode = run(process.execPath, [join(ROOT, 'apps', 'search', 'dist', 'rebuild-index.js')]);
+    break;
+  }
   case 'bench': {
     pnpm('--filter', '@pai/bench', 'run', 'all');
     break;
   }
   default:
-    fail(`unknown command '${command}' (start, test, bench, rotate-keys)`);
+    fail(`unknown command '${command}' (start, test, bench, rotate-keys, rebuild-index)`);
 }

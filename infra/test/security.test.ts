@@ -85,7 +85,8 @@ t.test('KMS: two customer-managed keys, rotated, retained; the storage key is us
 
 t.test('least privilege: each task role can do exactly its own job', async (t) => {
   const userKey = logicalId(prod.stage.data.keys.userKeyWrappingKey);
-  const tableArnsOf = (service: ServiceName) => TABLE_SPECS.filter((s) => s.owner === service).map((s) => s.logicalId).sort();
+  const tableArnsOf = (service: ServiceName) =>
+    TABLE_SPECS.filter((s) => s.owner === service || s.sharedWith?.includes(service)).map((s) => s.logicalId).sort();
   for (const service of SERVICE_NAMES) {
     const statements = statementsOf(prod, taskRoleId(prod, service));
     const actions = actionsOf(statements);
@@ -105,11 +106,12 @@ t.test('least privilege: each task role can do exactly its own job', async (t) =
   const search = statementsOf(prod, taskRoleId(prod, 'search'));
 
   t.notOk(actionsOf(agent).some((a) => a.startsWith('kms:')), 'the agent has no KMS permission (no decrypt)');
-  t.notOk(actionsOf(search).some((a) => a.startsWith('kms:')), 'the search service has no KMS permission');
-  const kms = memory.filter((s) => asArray(s.Action).some((a) => a.startsWith('kms:')));
-  t.equal(kms.length, 1, 'memory: one KMS statement');
-  t.same(asArray(kms[0]!.Action).sort(), [...DATA_KEY_ACTIONS].sort(), 'memory: GenerateDataKey and Decrypt only');
-  t.same(kms[0]!.Resource, { 'Fn::GetAtt': [userKey, 'Arn'] }, 'memory: on the user-key wrapping key only');
+  for (const [service, statements] of [['memory', memory], ['search', search]] as const) {
+    const kms = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('kms:')));
+    t.equal(kms.length, 1, `${service}: one KMS statement`);
+    t.same(asArray(kms[0]!.Action).sort(), [...DATA_KEY_ACTIONS].sort(), `${service}: GenerateDataKey and Decrypt only`);
+    t.same(kms[0]!.Resource, { 'Fn::GetAtt': [userKey, 'Arn'] }, `${service}: on the user-key wrapping key only`);
+  }
 
   t.notOk(actionsOf(memory).some((a) => a.startsWith('bedrock:')), 'the memory service cannot invoke Bedrock');
   const agentBedrock = agent.filter((s) => asArray(s.Action).some((a) => a.startsWith('bedrock:')));

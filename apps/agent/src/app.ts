@@ -1,4 +1,4 @@
-import { createHttpTransport, createMemoryClient, type MemoryClient } from '@pai/contracts';
+import { createHttpTransport, createMemoryClient, createSearchClient, type MemoryClient, type SearchClient } from '@pai/contracts';
 import { authPlugin, createRemoteAuthenticator, createServiceApp, type LoggerSettings, type ServiceApp } from '@pai/service-kit';
 import type { ModelProvider } from '@pai/model-provider';
 import { openJobQueue, openStore, type JobQueue, type Store } from '@pai/store';
@@ -9,6 +9,7 @@ import { AGENT_TAGS, agentService } from './service.js';
 export interface AgentOverrides {
   model?: ModelProvider;
   memory?: MemoryClient;
+  search?: SearchClient;
   store?: Store;
   jobs?: JobQueue;
   logger?: LoggerSettings | false;
@@ -40,6 +41,16 @@ export async function buildApp(config: AgentConfig, overrides: AgentOverrides = 
     return { ok: true };
   });
   app.addHook('onClose', async () => memory.close());
+  const search = overrides.search ?? (config.searchServiceUrl === undefined
+    ? undefined
+    : createSearchClient({ transport: createHttpTransport({ baseUrl: config.searchServiceUrl }), internalToken }));
+  if (search !== undefined) {
+    app.readiness.register('search-service', async () => {
+      await search.ready();
+      return { ok: true };
+    });
+    app.addHook('onClose', async () => search.close());
+  }
   // The agent's own records (usage) live in its own database when it runs apart.
   const selection = config.store.backend === 'dynamodb' ? config.store : { backend: 'embedded' as const, dataDir: config.dataDir, file: 'agent.db' };
   const store = overrides.store ?? openStore(selection);
@@ -53,6 +64,6 @@ export async function buildApp(config: AgentConfig, overrides: AgentOverrides = 
     await store.close();
   });
   await app.register(authPlugin, { authenticator: createRemoteAuthenticator(memory), internalToken });
-  await app.register(agentService, { config, model: overrides.model ?? createModelProvider(config.llm), memory, store, jobs });
+  await app.register(agentService, { config, model: overrides.model ?? createModelProvider(config.llm), memory, search, store, jobs });
   return app;
 }

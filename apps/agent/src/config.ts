@@ -26,6 +26,7 @@ export const agentEnv = {
   PAI_SYSTEM_PROMPT: z.string().min(1).optional(),
   PAI_SSE_PING_MS: intVar(15_000, 10, 600_000),
   MEMORY_SERVICE_URL: urlVar().optional(),
+  SEARCH_SERVICE_URL: urlVar().optional(),
   ...storeEnv,
   PAI_MODEL_PRICES: z
     .string()
@@ -75,6 +76,8 @@ export interface AgentConfig {
   chat: { historyMessages: number; systemPrompt: string; ssePingMs: number };
   /** Where the memory service is; undefined → in-process (embedded). */
   memoryServiceUrl: string | undefined;
+  /** Retrieval (memories and document passages) when the services run apart. */
+  searchServiceUrl: string | undefined;
   /** The agent's own records (usage): its store when it runs apart. */
   dataDir: string;
   store: StoreConfig;
@@ -116,6 +119,7 @@ export function agentConfigFrom(env: z.output<typeof schema>): AgentConfig {
       ssePingMs: env.PAI_SSE_PING_MS,
     },
     memoryServiceUrl: env.MEMORY_SERVICE_URL,
+    searchServiceUrl: env.SEARCH_SERVICE_URL,
     dataDir: env.PAI_DATA_DIR,
     store: storeConfigFrom(env),
     prices: { ...DEFAULT_PRICES, ...env.PAI_MODEL_PRICES },

@@ -1,12 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { MemoryClient } from '@pai/contracts';
+import type { MemoryClient, SearchClient } from '@pai/contracts';
 import type { ModelProvider } from '@pai/model-provider';
 import type { JobQueue, Store } from '@pai/store';
 import { formationHandler, formationJob } from './domain/formation.js';
 import { createJobWorker, type JobWorker } from './domain/job-worker.js';
 import { summaryHandler, summaryJob } from './domain/summary.js';
 import type { AgentConfig } from './config.js';
-import { createDefaultAgentCatalog, type AgentCatalog } from './domain/agents.js';
+import { createRunRecorder } from './domain/agent-metrics.js';
+import { createAgentPrometheusObserver } from './domain/agent-metrics-prometheus.js';
+import { createEvaluationRunner } from './domain/evaluation.js';
+import { createAgentRegistry } from './domain/registry.js';
 import type { ChatDeps } from './domain/chat-turn.js';
 import { createStreamLimiter } from './domain/limits.js';
 import { createUsageRecorder } from './domain/usage.js';
@@ -14,22 +17,27 @@ import { createModelMetrics, guardModel, instrumentModel, modelPlugin } from './
 import { chatRoutes } from './routes/chat/index.js';
 import { chatCompletionsRoutes } from './routes/chat-completions/index.js';
 import { usageRoutes } from './routes/usage/index.js';
+import { agentRoutes } from './routes/agents/index.js';
 
 export interface AgentServiceOptions {
   config: AgentConfig;
   model: ModelProvider;
   memory: MemoryClient;
-  /** The agent's records (usage). Its lifecycle belongs to the caller. */
+  /** Retrieval of memories and document passages; without it memories come from the memory service. */
+  search?: SearchClient | undefined;
+  /** The agent's records (usage, agent registry, runs, evaluations). Its lifecycle belongs to the caller. */
   store: Store;
   /** The durable queue memory formation runs from. Its lifecycle belongs to the caller. */
   jobs: JobQueue;
-  agents?: AgentCatalog;
+  /** How long a judge call may take before the draft goes out unjudged (default 60 s). */
+  judgeTimeoutMs?: number | undefined;
 }
 
 export const AGENT_TAGS = [
   { name: 'chat', description: 'Talk to the agent: JSON or streamed answers that remember the conversation' },
   { name: 'openai-compatible', description: 'The same chat through the OpenAI Chat Completions protocol, for any OpenAI client' },
   { name: 'usage', description: 'Token usage and cost per user' },
+  { name: 'agents', description: 'Agent registry: versions, A/B routing, judge, evaluations and per-version metrics' },
 ];
 
 declare module 'fastify' {
@@ -39,7 +47,7 @@ declare module 'fastify' {
 }
 
 /** Everything the agent service serves, as one encapsulated plugin. */
-export const agentService: FastifyPluginAsync<AgentServiceOptions> = async (app, { config, model, memory, store, jobs, agents }) => {
+export const agentService: FastifyPluginAsync<AgentServiceOptions> = async (app, { config, model, memory, search, store, jobs, judgeTimeoutMs }) => {
   const metrics = createModelMetrics(app.metrics.registry);
   const instrumented = instrumentModel(guardModel(model, config.llm.breaker, metrics), metrics);
   await app.register(modelPlugin, { model: instrumented });
@@ -61,8 +69,27 @@ export const agentService: FastifyPluginAsync<AgentServiceOptions> = async (app,
   app.addHook('onReady', async () => worker.start());
   app.addHook('onClose', async () => worker.stop());
   app.decorate('backgroundJobs', worker);
+  const registry = createAgentRegistry({
+    store: store.agents,
+    builtIn: { systemPrompt: config.chat.systemPrompt, model: config.llm.model, maxTokens: config.llm.maxOutputTokens },
+  });
+  const usage = { recorder: createUsageRecorder(store.usage, config.prices, metrics.observeUsage), store: store.usage };
+  const runs = createRunRecorder({
+    store: store.agents,
+    observe: createAgentPrometheusObserver(app.metrics.registry),
+    onError: (err, run) => app.log.warn({ agent: run.agentId, version: run.version, code: (err as { code?: string }).code }, 'could not store an agent run'),
+  });
+  const evaluations = createEvaluationRunner({
+    store: store.agents, registry, model: instrumented, usage, log: app.log,
+    dailyTokenBudget: config.limits.dailyTokenBudget, maxOutputTokens: config.llm.maxOutputTokens,
+    ...(judgeTimeoutMs !== undefined ? { judgeTimeoutMs } : {}),
+  });
+  // Running evaluations stop (stored as failed) before the store closes.
+  app.addHook('onClose', async () => evaluations.close());
   const deps: ChatDeps = {
     memory,
+    search,
+    log: app.log,
     formation: {
       schedule: (userId, turn) => enqueue(formationJob(userId, {
         conversation_id: turn.conversationId, user_message_id: turn.userMessageId, assistant_message_id: turn.assistantMessageId,
@@ -72,8 +99,10 @@ export const agentService: FastifyPluginAsync<AgentServiceOptions> = async (app,
       schedule: (userId, conversationId, keepFrom) => enqueue(summaryJob(userId, { conversation_id: conversationId, keep_from_message_id: keepFrom })),
     },
     model: instrumented,
-    agents: agents ?? createDefaultAgentCatalog({ systemPrompt: config.chat.systemPrompt, model: config.llm.model, maxTokens: config.llm.maxOutputTokens }),
-    usage: { recorder: createUsageRecorder(store.usage, config.prices, metrics.observeUsage), store: store.usage },
+    agents: registry,
+    usage,
+    runs,
+    judgeTimeoutMs,
     settings: {
       historyMessages: config.chat.historyMessages,
       contextTokens: config.llm.contextTokens,
@@ -85,4 +114,5 @@ export const agentService: FastifyPluginAsync<AgentServiceOptions> = async (app,
   await app.register(chatRoutes, { deps, streams, ssePingMs: config.chat.ssePingMs });
   await app.register(chatCompletionsRoutes, { deps, streams, ssePingMs: config.chat.ssePingMs });
   await app.register(usageRoutes, { store: store.usage });
+  await app.register(agentRoutes, { registry, evaluations, runs: store.agents });
 };

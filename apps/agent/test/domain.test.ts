@@ -88,6 +88,7 @@ const usage = { recorder: createUsageRecorder(usageStore.usage, DEFAULT_PRICES),
 const scheduled: string[] = [];
 const formation = { schedule: async (_userId: string, turn: { userMessageId: string }) => void scheduled.push(turn.userMessageId) };
 const summaries = { schedule: async () => {} };
+const quietLog = { warn: () => {} };
 const agents = createDefaultAgentCatalog({ systemPrompt: 'be kind', model: 'm', maxTokens: 256 });
 const ctx = { userId: 'usr_1', requestId: 'r' };
 const sink = () => {
@@ -97,7 +98,7 @@ const sink = () => {
 
 t.test('prepareTurn sends history and the agent prompt; unknown agents fail before storing', async (t) => {
   const stored: Array<{ content: string; incomplete: boolean | undefined }> = [];
-  const deps: ChatDeps = { memory: fakeMemory(stored), model: fakeModel([]), agents, settings, usage, formation, summaries };
+  const deps: ChatDeps = { memory: fakeMemory(stored), log: quietLog, model: fakeModel([]), agents, settings, usage, formation, summaries };
   const turn = await prepareTurn(deps, ctx, { message: 'hello' });
   t.same(turn.request.messages.map((m) => m.content), ['be kind', 'earlier', 'hello']);
   t.equal(turn.request.maxTokens, 256);
@@ -108,7 +109,7 @@ t.test('prepareTurn sends history and the agent prompt; unknown agents fail befo
 });
 
 t.test('retrieved memories go into a delimited data block and into memories_used; memory off skips them', async (t) => {
-  const deps: ChatDeps = { memory: fakeMemory([]), model: fakeModel([]), agents, settings, usage, formation, summaries };
+  const deps: ChatDeps = { memory: fakeMemory([]), log: quietLog, model: fakeModel([]), agents, settings, usage, formation, summaries };
   const turn = await prepareTurn(deps, ctx, { message: 'how do I take my coffee?' });
   const system = turn.request.messages[0]!.content;
   t.match(system, /^be kind\n\n<memories>\n/);
@@ -124,7 +125,7 @@ t.test('retrieved memories go into a delimited data block and into memories_used
 t.test('streamTurn: a complete stream stores the answer once, not incomplete', async (t) => {
   const stored: Array<{ content: string; incomplete: boolean | undefined }> = [];
   const deps: ChatDeps = {
-    memory: fakeMemory(stored), agents, settings, usage, formation, summaries,
+    memory: fakeMemory(stored), log: quietLog, agents, settings, usage, formation, summaries,
     model: fakeModel([{ type: 'delta', text: 'Hel' }, { type: 'delta', text: 'lo' }, { type: 'done', model: 'm', usage: { inputTokens: 1, outputTokens: 2, estimated: false }, finishReason: 'stop' }]),
   };
   const turn = await prepareTurn(deps, ctx, { message: 'hi' });
@@ -138,7 +139,7 @@ t.test('streamTurn: a complete stream stores the answer once, not incomplete', a
 
 t.test('streamTurn: failure mid-stream stores the partial answer incomplete', async (t) => {
   const stored: Array<{ content: string; incomplete: boolean | undefined }> = [];
-  const deps: ChatDeps = { memory: fakeMemory(stored), agents, settings, usage, formation, summaries, model: fakeModel([{ type: 'delta', text: 'part' }, LlmErrors.badResponse('cut')]) };
+  const deps: ChatDeps = { memory: fakeMemory(stored), log: quietLog, agents, settings, usage, formation, summaries, model: fakeModel([{ type: 'delta', text: 'part' }, LlmErrors.badResponse('cut')]) };
   const turn = await prepareTurn(deps, ctx, { message: 'hi' });
   const outcome = await streamTurn(deps, ctx, turn, sink().sink, new AbortController().signal);
   t.notOk(outcome.ok);
@@ -148,7 +149,7 @@ t.test('streamTurn: failure mid-stream stores the partial answer incomplete', as
 
 t.test('streamTurn: failure before any text stores nothing; a stream without done is a bad response', async (t) => {
   const stored: Array<{ content: string; incomplete: boolean | undefined }> = [];
-  const early: ChatDeps = { memory: fakeMemory(stored), agents, settings, usage, formation, summaries, model: fakeModel([LlmErrors.timeout('slow')]) };
+  const early: ChatDeps = { memory: fakeMemory(stored), log: quietLog, agents, settings, usage, formation, summaries, model: fakeModel([LlmErrors.timeout('slow')]) };
   const turn = await prepareTurn(early, ctx, { message: 'hi' });
   const outcome = await streamTurn(early, ctx, turn, sink().sink, new AbortController().signal);
   t.notOk(outcome.ok);
@@ -162,7 +163,7 @@ t.test('streamTurn: failure before any text stores nothing; a stream without don
 });
 
 t.test('streamTurn: when storing the partial answer fails, the store error is reported', async (t) => {
-  const deps: ChatDeps = { memory: fakeMemory([], true), agents, settings, usage, formation, summaries, model: fakeModel([{ type: 'delta', text: 'p' }, LlmErrors.badResponse('cut')]) };
+  const deps: ChatDeps = { memory: fakeMemory([], true), log: quietLog, agents, settings, usage, formation, summaries, model: fakeModel([{ type: 'delta', text: 'p' }, LlmErrors.badResponse('cut')]) };
   const turn = await prepareTurn(deps, ctx, { message: 'hi' });
   const outcome = await streamTurn(deps, ctx, turn, sink().sink, new AbortController().signal);
   if (!outcome.ok) t.equal(outcome.error.code, 'PAI_INTERNAL_ERROR');
@@ -183,7 +184,7 @@ t.test('abort causes: shutdown becomes PAI_SERVICE_SHUTTING_DOWN, unavailability
 
 t.test('completeTurn maps model errors and stores the whole answer', async (t) => {
   const stored: Array<{ content: string; incomplete: boolean | undefined }> = [];
-  const deps: ChatDeps = { memory: fakeMemory(stored), agents, settings, usage, formation, summaries, model: fakeModel([]) };
+  const deps: ChatDeps = { memory: fakeMemory(stored), log: quietLog, agents, settings, usage, formation, summaries, model: fakeModel([]) };
   const turn = await prepareTurn(deps, ctx, { message: 'hi' });
   const answer = await completeTurn(deps, ctx, turn, new AbortController().signal);
   t.equal(answer.message, 'whole');

@@ -3,13 +3,17 @@ import { authPlugin, createServiceApp, type LoggerSettings, type ServiceApp } fr
 import type { ModelProvider } from '@pai/model-provider';
 import type { Store } from '@pai/store';
 import { agentService, AGENT_TAGS, createModelProvider } from '@pai/agent';
-import { memoryService, MEMORY_TAGS, createLocalMemoryClient, createStoreAuthenticator, openMemoryStores, resolveAdminKey } from '@pai/memory';
-import { searchService, SEARCH_TAGS } from '@pai/search';
+import {
+  memoryService, MEMORY_TAGS, createIndexFeedStore, createLocalMemoryClient, createStoreAuthenticator, openMemoryStores, resolveAdminKey,
+} from '@pai/memory';
+import { createLocalSearchClient, createSearchStack, searchService, SEARCH_TAGS, type SearchStackOverrides } from '@pai/search';
 import { openJobQueue } from '@pai/store';
 import type { EmbeddedConfig } from './config.js';
 
 export interface EmbeddedOverrides {
   model?: ModelProvider;
+  /** The search index and embedding provider (tests). */
+  search?: SearchStackOverrides;
   store?: Store;
   logger?: LoggerSettings | false;
 }
@@ -40,7 +44,11 @@ export async function buildEmbeddedApp(config: EmbeddedConfig, overrides: Embedd
   });
   const stores = await openMemoryStores(config.memory, overrides.store);
   if (stores.notice) app.log.warn(stores.notice);
-  const store = stores.sealed;
+  // The search engine reads what it indexes from the sealed store; the memory service's writes of
+  // memories and messages reach the index through the feed.
+  const engine = createSearchStack(config.search, stores.sealed, app.log, overrides.search);
+  const search = createLocalSearchClient(engine);
+  const store = createIndexFeedStore(stores.sealed, search, app.log);
   app.readiness.register('keys', () => stores.keyProvider.check());
   const adminKey = resolveAdminKey(config.memory.dataDir, config.memory.adminApiKey);
   if (adminKey.generated) app.log.info({ path: adminKey.path }, 'generated the admin API key; read it from this file');
@@ -53,7 +61,7 @@ export async function buildEmbeddedApp(config: EmbeddedConfig, overrides: Embedd
   const jobs = openJobQueue(config.memory.store.backend === 'dynamodb' ? config.memory.store : { backend: 'embedded', dataDir: config.memory.dataDir });
   // Registered before the agent: Fastify runs onClose hooks last-in first-out, so the worker stops first.
   app.addHook('onClose', async () => jobs.close());
-  await app.register(agentService, { config: config.agent, model: overrides.model ?? createModelProvider(config.agent.llm), memory, store: stores.raw, jobs });
-  await app.register(searchService, { config: config.search });
+  await app.register(agentService, { config: config.agent, model: overrides.model ?? createModelProvider(config.agent.llm), memory, search, store: stores.raw, jobs });
+  await app.register(searchService, { config: config.search, engine, store: stores.sealed, jobs });
   return { app, adminKeyPath: adminKey.path };
 }

@@ -2,11 +2,12 @@ import { z } from 'zod';
 import { deepFreeze, parseEnv, type Env } from '@pai/config';
 import { agentConfigFrom, agentEnv, refineAgentEnv, type AgentConfig } from '@pai/agent';
 import { memoryConfigFrom, memoryEnv, refineMemoryEnv, type MemoryConfig } from '@pai/memory';
-import { searchConfigFrom, searchEnv, type SearchConfig } from '@pai/search';
+import { refineSearchEnv, searchConfigFrom, searchEnv, type SearchConfig } from '@pai/search';
 
 const schema = z.object({ ...memoryEnv, ...searchEnv, ...agentEnv }).superRefine((env, ctx) => {
   refineAgentEnv(env, ctx);
   refineMemoryEnv(env, ctx);
+  refineSearchEnv(env, ctx);
 });
 
 /** The whole system in one process: each service's configuration, parsed from one environment. */

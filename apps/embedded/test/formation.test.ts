@@ -1,18 +1,8 @@
 import t from 'tap';
-import { startPai, tempDir } from './helper.js';
+import { startPai, tempDir, until } from './helper.js';
 
 async function memoriesOf(app: Awaited<ReturnType<typeof startPai>>['app'], headers: Record<string, string>, query = '') {
   return (await app.inject({ method: 'GET', url: `/v1/memories?include_superseded=true${query}`, headers })).json().items as Array<Record<string, any>>;
-}
-
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 4000): Promise<T> {
-  const end = Date.now() + ms;
-  let value = await read();
-  while (!done(value) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 25));
-    value = await read();
-  }
-  return value;
 }
 
 const facts = (list: unknown[]) => JSON.stringify({ facts: list });

@@ -88,3 +88,33 @@ export function parseSse(text: string): SseEvent[] {
   }
   return events;
 }
+
+/** Reads until `done` holds (or `ms` passes) and returns the last value read. */
+export async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 4000): Promise<T> {
+  const end = Date.now() + ms;
+  let value = await read();
+  while (!done(value) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 25));
+    value = await read();
+  }
+  return value;
+}
+
+/** A multipart/form-data body (for app.inject): fields first, then one file part. */
+export function multipartBody(
+  fields: Record<string, string>,
+  file: { name?: string; filename: string; contentType: string; data: Uint8Array | string } | null,
+): { payload: Buffer; headers: Record<string, string> } {
+  const boundary = `----pai-test-${Math.random().toString(16).slice(2)}`;
+  const parts: Buffer[] = [];
+  for (const [name, value] of Object.entries(fields)) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
+  }
+  if (file) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${file.name ?? 'file'}"; filename="${file.filename}"\r\nContent-Type: ${file.contentType}\r\n\r\n`));
+    parts.push(typeof file.data === 'string' ? Buffer.from(file.data) : Buffer.from(file.data));
+    parts.push(Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return { payload: Buffer.concat(parts), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}

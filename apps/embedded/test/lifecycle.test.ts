@@ -25,7 +25,7 @@ t.test('invalid configuration fails at start with one line naming the variable',
   t.match(secret.output, /PAI_ADMIN_API_KEY/);
   t.notOk(secret.output.includes('short'), 'a secret value is never echoed');
   const search = await runToExit('embedded', { SEARCH_BACKEND: 'opensearch', PAI_DATA_DIR: tempDir(t) });
-  t.match(search.output, /SEARCH_BACKEND: 'opensearch' is not available in this version/);
+  t.match(search.output.trim(), /^Invalid configuration: OPENSEARCH_URL: is required with SEARCH_BACKEND=opensearch/);
   const bedrock = await runToExit('embedded', { LLM_PROVIDER: 'bedrock', PAI_DATA_DIR: tempDir(t) });
   t.match(bedrock.output.trim(), /^Invalid configuration: AWS_REGION: is required with LLM_PROVIDER=bedrock/);
   const url = await runToExit('embedded', { OPENAI_BASE_URL: 'localhost:11434', PAI_DATA_DIR: tempDir(t) });

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { authPlugin, createServiceApp, type LoggerSettings, type ServiceApp } from '@pai/service-kit';
 import type { Store } from '@pai/store';
+import { createHttpTransport, createSearchClient } from '@pai/contracts';
+import { createIndexFeedStore } from './plugins/index-feed.js';
 import type { MemoryConfig } from './config.js';
 import { resolveAdminKey } from './domain/admin-key.js';
 import { createStoreAuthenticator } from './domain/accounts.js';
@@ -27,12 +29,18 @@ export async function buildApp(config: MemoryConfig, overrides: MemoryOverrides 
   });
   const stores = await openMemoryStores(config, overrides.store);
   if (stores.notice) app.log.warn(stores.notice);
-  const store = stores.sealed;
+  const internalToken = config.server.internalToken ?? randomBytes(32).toString('base64url');
+  let store = stores.sealed;
+  if (config.searchServiceUrl !== undefined) {
+    // Memories and messages are indexed by the search service as they are written.
+    const search = createSearchClient({ transport: createHttpTransport({ baseUrl: config.searchServiceUrl }), internalToken });
+    app.addHook('onClose', async () => search.close());
+    store = createIndexFeedStore(store, search, app.log);
+  }
   const adminKey = resolveAdminKey(config.dataDir, config.adminApiKey);
   if (adminKey.generated) app.log.info({ path: adminKey.path }, 'generated the admin API key; read it from this file');
   const authenticator = createStoreAuthenticator(store, adminKey.secret);
   app.readiness.register('keys', () => stores.keyProvider.check());
-  const internalToken = config.server.internalToken ?? randomBytes(32).toString('base64url');
   await app.register(authPlugin, { authenticator, internalToken });
   await app.register(memoryService, { store, authenticator, shred: (userId) => stores.keyring.shred(userId), importLimitBytes: config.importLimitBytes });
   return app;

@@ -11,6 +11,7 @@ export const memoryEnv = {
   PAI_PREVIOUS_MASTER_KEYS: z.string().min(1).optional(),
   KMS_KEY_ID: z.string().min(1).max(2048).optional(),
   KMS_ENDPOINT: urlVar().optional(),
+  SEARCH_SERVICE_URL: urlVar().optional(),
 };
 
 export function refineMemoryEnv(
@@ -30,6 +31,8 @@ export interface MemoryConfig {
   /** Set → used as is; unset → generated into <dataDir>/admin-api-key on first start. */
   adminApiKey: string | undefined;
   store: StoreConfig;
+  /** The search service to keep in step with memories and messages (when the services run apart). */
+  searchServiceUrl: string | undefined;
   keys:
     | { provider: 'local'; masterKey: string | undefined; previousMasterKeys: string[] }
     | { provider: 'kms'; keyId: string; endpoint: string | undefined; region: string | undefined };
@@ -42,6 +45,7 @@ export function memoryConfigFrom(env: z.output<z.ZodObject<typeof memoryEnv>>): 
     importLimitBytes: env.PAI_IMPORT_LIMIT_BYTES,
     adminApiKey: env.PAI_ADMIN_API_KEY,
     store: storeConfigFrom(env),
+    searchServiceUrl: env.SEARCH_SERVICE_URL,
     keys: env.KEY_PROVIDER === 'kms'
       ? { provider: 'kms', keyId: env.KMS_KEY_ID!, endpoint: env.KMS_ENDPOINT, region: env.AWS_REGION }
       : { provider: 'local', masterKey: env.PAI_MASTER_KEY, previousMasterKeys: env.PAI_PREVIOUS_MASTER_KEYS?.split(',').map((k) => k.trim()).filter(Boolean) ?? [] },

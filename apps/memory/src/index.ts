@@ -7,3 +7,4 @@ export { openMemoryStores, type MemoryStores } from './plugins/open-store.js';
 export { createSealedStore } from './plugins/sealed-store.js';
 export { createLocalMemoryClient } from './local-client.js';
 export { rotateDataKeys } from './domain/rotate-keys.js';
+export { createIndexFeedStore } from './plugins/index-feed.js';

@@ -18,17 +18,23 @@ export interface TableSpec {
   /** Suffix of the physical name after DYNAMODB_TABLE_PREFIX. */
   readonly name: string;
   readonly owner: ServiceName;
+  /**
+   * Other services that read and write it: the search service indexes users' memories and messages,
+   * seals documents with the users' data keys and queues document indexing next to the formation queue;
+   * the memory service deletes a user's records from every table (account deletion).
+   */
+  readonly sharedWith?: readonly ServiceName[];
   readonly holds: string;
 }
 
 export const TABLE_SPECS: readonly TableSpec[] = [
-  { logicalId: 'PaiUsersTable', name: 'users', owner: 'memory', holds: 'users and API keys (hashes only)' },
-  { logicalId: 'PaiDataKeysTable', name: 'data-keys', owner: 'memory', holds: "each user's wrapped data key (deleted on crypto-shred)" },
-  { logicalId: 'PaiConversationsTable', name: 'conversations', owner: 'memory', holds: 'conversations, messages, running summaries' },
-  { logicalId: 'PaiMemoriesTable', name: 'memories', owner: 'memory', holds: 'long-term memories and the formation queue' },
-  { logicalId: 'PaiAgentsTable', name: 'agents', owner: 'agent', holds: 'agent registry, versions, routing weights, evaluations' },
-  { logicalId: 'PaiUsageTable', name: 'usage', owner: 'agent', holds: 'token usage and cost per user / model / agent / day' },
-  { logicalId: 'PaiDocumentsTable', name: 'documents', owner: 'search', holds: 'documents, chunks bookkeeping, indexing progress' },
+  { logicalId: 'PaiUsersTable', name: 'users', owner: 'memory', sharedWith: ['search'], holds: 'users and API keys (hashes only)' },
+  { logicalId: 'PaiDataKeysTable', name: 'data-keys', owner: 'memory', sharedWith: ['search'], holds: "each user's wrapped data key (deleted on crypto-shred)" },
+  { logicalId: 'PaiConversationsTable', name: 'conversations', owner: 'memory', sharedWith: ['search'], holds: 'conversations, messages, running summaries' },
+  { logicalId: 'PaiMemoriesTable', name: 'memories', owner: 'memory', sharedWith: ['search'], holds: 'long-term memories and the formation queue' },
+  { logicalId: 'PaiAgentsTable', name: 'agents', owner: 'agent', sharedWith: ['memory'], holds: 'agent registry, versions, routing weights, evaluations' },
+  { logicalId: 'PaiUsageTable', name: 'usage', owner: 'agent', sharedWith: ['memory'], holds: 'token usage and cost per user / model / agent / day' },
+  { logicalId: 'PaiDocumentsTable', name: 'documents', owner: 'search', sharedWith: ['memory'], holds: 'documents, chunks bookkeeping, indexing progress' },
 ];
 
 export const TABLE_KEYS = {
@@ -75,8 +81,8 @@ export class PaiTables extends Construct {
     this.tables = tables;
   }
 
-  /** The tables a service owns. */
-  ownedBy(service: ServiceName): dynamodb.Table[] {
-    return TABLE_SPECS.filter((s) => s.owner === service).map((s) => this.tables.get(s.name)!);
+  /** The tables a service owns or shares. */
+  usableBy(service: ServiceName): dynamodb.Table[] {
+    return TABLE_SPECS.filter((s) => s.owner === service || s.sharedWith?.includes(service)).map((s) => this.tables.get(s.name)!);
   }
 }

@@ -37,8 +37,9 @@ export interface ServiceRolesProps {
 
 /**
  * The three ECS task roles, with least privilege:
- * - each service reads and writes only its own tables;
- * - only the memory service may generate and decrypt data keys with the user-key wrapping key;
+ * - each service reads and writes only its own tables (and those shared with it: the search service
+ *   indexes memories and messages and stores documents sealed with the same per-user data keys);
+ * - only the memory and search services may generate and decrypt data keys with the user-key wrapping key;
  * - only the agent may invoke the configured chat models (streaming included);
  * - the search service may invoke only the configured embeddings model (it owns embeddings, SPEC),
  *   and is the only one with OpenSearch HTTP access (granted in DataStack, where the domain lives).
@@ -66,11 +67,13 @@ export class ServiceRoles extends Construct {
       roles[service] = role;
     }
 
-    roles.memory.addToPolicy(new iam.PolicyStatement({
-      sid: 'WrapAndUnwrapUserDataKeys',
-      actions: [...DATA_KEY_ACTIONS],
-      resources: [props.userKeyWrappingKey.keyArn],
-    }));
+    for (const service of ['memory', 'search'] as const) {
+      roles[service].addToPolicy(new iam.PolicyStatement({
+        sid: 'WrapAndUnwrapUserDataKeys',
+        actions: [...DATA_KEY_ACTIONS],
+        resources: [props.userKeyWrappingKey.keyArn],
+      }));
+    }
     roles.agent.addToPolicy(new iam.PolicyStatement({
       sid: 'InvokeConfiguredChatModels',
       actions: [...BEDROCK_CHAT_ACTIONS],

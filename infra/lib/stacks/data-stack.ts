@@ -44,7 +44,7 @@ export class DataStack extends Stack {
     });
     this.secrets = new ServiceSecrets(this, 'Secrets', { stageName: stage.name });
     this.roles = new ServiceRoles(this, 'ServiceRoles', {
-      tablesOf: (service) => this.tables.ownedBy(service),
+      tablesOf: (service) => this.tables.usableBy(service),
       userKeyWrappingKey: this.keys.userKeyWrappingKey,
       chatModels: stage.models.chatModels,
       embeddingsModel: stage.models.embeddingsModel,

@@ -79,11 +79,16 @@ export class ServicesStack extends Stack {
         SEARCH_BACKEND: 'opensearch',
         OPENSEARCH_URL: `https://${data.search.domain.domainEndpoint}`,
         OPENSEARCH_INDEX_PREFIX: prefix,
+        OPENSEARCH_AUTH: 'sigv4',
         EMBEDDINGS_PROVIDER: 'bedrock',
         EMBEDDINGS_MODEL: stage.models.embeddingsModel,
         EMBEDDINGS_DIMENSIONS: String(stage.models.embeddingsDimensions),
         STORE_BACKEND: 'dynamodb',
         DYNAMODB_TABLE_PREFIX: prefix,
+        // Documents are sealed with the same per-user data keys as the memory service's records.
+        KEY_PROVIDER: 'kms',
+        KMS_KEY_ID: data.keys.userKeyWrappingKey.keyArn,
+        PAI_DATA_DIR: '/tmp/pai',
         MEMORY_SERVICE_URL: serviceUrl('memory'),
       },
     };

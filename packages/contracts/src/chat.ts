@@ -38,7 +38,11 @@ export const ChatResponseSchema = z
       .describe('Long-term memories put into the prompt (empty with memory: "off")'),
     citations: z.array(z.object({ document_id: z.string(), chunk_id: z.string(), title: z.string(), score: z.number() }))
       .describe('Document passages put into the prompt (empty with documents: "off")'),
-    judge: z.object({ score: z.number(), verdict: z.string(), attempts: z.number().int() }).optional()
+    judge: z.object({
+      score: z.number().nullable().describe('0..10 for the returned draft; null when the judge failed'),
+      verdict: z.enum(['pass', 'fail', 'unjudged']).describe('pass: score ≥ min_score; fail: no draft reached it (the best is returned); unjudged: the judge failed'),
+      attempts: z.number().int().describe('Drafts generated (retries included)'),
+    }).optional()
       .describe("The judge's verdict, when the agent version has a judge"),
   })
   .meta({ id: 'ChatResponse' });

@@ -21,13 +21,14 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: 'Wrong kind of key for this route (PAI_AUTH_ADMIN_REQUIRED, PAI_AUTH_USER_REQUIRED)',
   404: 'Unknown id, or an id owned by another user (PAI_*_NOT_FOUND)',
   409: 'Conflict with the current state',
-  413: 'Body larger than PAI_BODY_LIMIT_BYTES (PAI_REQUEST_TOO_LARGE)',
-  415: 'Unsupported Content-Type (PAI_REQUEST_UNSUPPORTED_MEDIA_TYPE)',
+  413: 'Body larger than PAI_BODY_LIMIT_BYTES (PAI_REQUEST_TOO_LARGE), or a document over PAI_DOCUMENT_MAX_BYTES (PAI_DOCUMENT_TOO_LARGE)',
+  415: 'Unsupported Content-Type (PAI_REQUEST_UNSUPPORTED_MEDIA_TYPE), or a document type that cannot be indexed (PAI_DOCUMENT_UNSUPPORTED_TYPE)',
+  422: 'The document has no readable text (PAI_DOCUMENT_UNREADABLE, PAI_DOCUMENT_EMPTY)',
   429: 'Rate limited; see Retry-After',
   500: 'Unexpected failure (PAI_INTERNAL_ERROR); details are in the server log under request_id',
   502: 'The model answered garbage or an error (PAI_LLM_BAD_RESPONSE, PAI_LLM_UPSTREAM_ERROR)',
-  503: 'A dependency is unavailable (PAI_LLM_UNAVAILABLE, PAI_LLM_RATE_LIMITED, PAI_STORE_UNAVAILABLE, PAI_SERVICE_UNAVAILABLE, PAI_SERVICE_SHUTTING_DOWN)',
-  504: 'The model did not answer in time (PAI_LLM_TIMEOUT)',
+  503: 'A dependency is unavailable (PAI_LLM_UNAVAILABLE, PAI_LLM_RATE_LIMITED, PAI_STORE_UNAVAILABLE, PAI_SERVICE_UNAVAILABLE, PAI_SERVICE_SHUTTING_DOWN, PAI_EMBEDDINGS_UNAVAILABLE, PAI_SEARCH_UNAVAILABLE)',
+  504: 'The model or the embedding provider did not answer in time (PAI_LLM_TIMEOUT, PAI_EMBEDDINGS_TIMEOUT)',
 };
 
 /** Response schemas for the error statuses a route can answer, each with its description. */

@@ -10,3 +10,6 @@ export * from './openai-compat.js';
 export * from './routing.js';
 export * from './memories.js';
 export * from './portability.js';
+export * from './search.js';
+export * from './clients/search-client.js';
+export * from './agents.js';

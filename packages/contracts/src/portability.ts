@@ -41,7 +41,11 @@ export const ExportDocumentSchema = z
     user: z.object({ id: z.string(), name: z.string(), created_at: timestamp }),
     conversations: z.array(ExportedConversationSchema).describe('Every conversation with every message, oldest message first'),
     memories: z.array(ExportedMemorySchema).describe('Every memory, superseded and expired ones included'),
-    documents: z.array(z.unknown()).describe('Documents (the search milestone fills this)'),
+    documents: z.array(z.object({
+      id: z.string(), title: z.string(), content_type: z.string(), size_bytes: z.number().int(), status: z.string(),
+      created_at: timestamp, updated_at: timestamp,
+      chunks: z.array(z.object({ id: z.string(), ordinal: z.number().int(), heading: z.string().nullable(), content: z.string(), token_count: z.number().int() })),
+    })).describe('Every document with its chunks (the text as extracted and chunked; the original upload is not kept)'),
     agents: z.array(z.unknown()).describe('Agents the user created (the registry milestone fills this)'),
   })
   .meta({ id: 'ExportDocument' });

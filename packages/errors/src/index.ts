@@ -145,3 +145,36 @@ export const CryptoErrors = {
   /** A configured master key (PAI_MASTER_KEY, the master key file) is not a 256-bit key. */
   invalidMasterKey: defineError<[detail: string]>('PAI_CRYPTO_INVALID_MASTER_KEY', 500, (detail) => detail),
 } as const;
+
+/** Documents (RAG sources) in the search service. */
+export const DocumentErrors = {
+  notFound: defineError<[id: string]>('PAI_DOCUMENT_NOT_FOUND', 404, (id) => `Document '${id}' not found.`),
+  conflict: defineError<[id: string]>('PAI_DOCUMENT_CONFLICT', 409, (id) => `Document '${id}' already exists.`),
+  unsupportedType: defineError<[type: string, supported: readonly string[]]>('PAI_DOCUMENT_UNSUPPORTED_TYPE', 415,
+    (type, supported) => `Documents of type '${type}' are not supported; send one of ${supported.join(', ')}.`),
+  tooLarge: defineError<[limit: number]>('PAI_DOCUMENT_TOO_LARGE', 413, (limit) => `The document exceeds the upload limit of ${limit} bytes.`),
+  unreadable: defineError<[detail: string]>('PAI_DOCUMENT_UNREADABLE', 422, (detail) => `The document could not be read: ${detail}`),
+  empty: defineError('PAI_DOCUMENT_EMPTY', 422, 'The document contains no text to index.'),
+} as const;
+
+/** Embeddings and the search index. */
+export const SearchErrors = {
+  embeddingsUnavailable: defineError<[detail: string]>('PAI_EMBEDDINGS_UNAVAILABLE', 503, (detail) => detail),
+  embeddingsTimeout: defineError<[detail: string]>('PAI_EMBEDDINGS_TIMEOUT', 504, (detail) => detail),
+  embeddingsBadResponse: defineError<[detail: string]>('PAI_EMBEDDINGS_BAD_RESPONSE', 502, (detail) => detail),
+  /** The embedding provider rejected the input itself (e.g. too long); retrying will not help. */
+  embeddingsInvalidRequest: defineError<[detail: string]>('PAI_EMBEDDINGS_INVALID_REQUEST', 400, (detail) => detail),
+  indexUnavailable: defineError<[detail: string]>('PAI_SEARCH_UNAVAILABLE', 503, (detail) => detail),
+  semanticUnavailable: defineError('PAI_SEARCH_SEMANTIC_UNAVAILABLE', 400,
+    'Semantic search needs an embedding provider: set EMBEDDINGS_PROVIDER (openai or bedrock), or use mode "keyword" or "hybrid".'),
+} as const;
+
+/** The agent registry. */
+export const AgentErrors = {
+  notFound: defineError<[id: string]>('PAI_AGENT_NOT_FOUND', 404, (id) => `Agent '${id}' not found.`),
+  conflict: defineError<[id: string]>('PAI_AGENT_CONFLICT', 409, (id) => `Agent '${id}' already exists.`),
+  versionNotFound: defineError<[id: string, version: number | string]>('PAI_AGENT_VERSION_NOT_FOUND', 404,
+    (id, version) => `Agent '${id}' has no version ${version}.`),
+  invalidRouting: defineError<[detail: string]>('PAI_AGENT_INVALID_ROUTING', 400, (detail) => detail),
+  evaluationNotFound: defineError<[id: string]>('PAI_EVALUATION_NOT_FOUND', 404, (id) => `Evaluation '${id}' not found.`),
+} as const;

@@ -60,7 +60,7 @@ export function ulid(now: number = Date.now()): string {
   return encodeTime(now) + encodeRandom(lastRandom);
 }
 
-export type IdPrefix = 'usr' | 'key' | 'conv' | 'msg' | 'mem' | 'doc' | 'chk' | 'req';
+export type IdPrefix = 'usr' | 'key' | 'conv' | 'msg' | 'mem' | 'doc' | 'chk' | 'req' | 'job' | 'run' | 'evl';
 
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${ulid()}`;

@@ -203,6 +203,9 @@ export interface PurgeReceipt {
   memories: number;
   usage: number;
   dataKeys: number;
+  documents: number;
+  chunks: number;
+  agents: number;
 }
 
 export interface Store {
@@ -214,6 +217,8 @@ export interface Store {
   readonly usage: UsageStore;
   readonly memories: MemoryStore;
   readonly dataKeys: DataKeyStore;
+  readonly documents: DocumentStore;
+  readonly agents: AgentStore;
   /**
    * Deletes everything the user owns (records, keys, usage, the wrapped data key and the user). Safe to
    * repeat: a purge interrupted part-way completes on the next call, and the user is gone from the first
@@ -225,9 +230,16 @@ export interface Store {
   close(): Promise<void>;
 }
 
+import type { DocumentStore } from './documents.js';
+import type { AgentStore } from './agents.js';
+export type { ChunkRecord, DocumentPatch, DocumentRecord, DocumentStatus, DocumentStore } from './documents.js';
+export type {
+  AgentRecord, AgentRunRecord, AgentStore, AgentVersionRecord, AttemptRecord, EvaluationRecord, EvaluationStatus, JudgeSettings,
+} from './agents.js';
 export { encodeCursor, decodeCursor } from './cursor.js';
 export { createEmbeddedStore, createEmbeddedJobQueue, type EmbeddedStoreOptions } from './adapters/embedded.js';
 export type { Job, JobQueue } from './job-queue.js';
+export { createJobWorker, type JobHandler, type JobLog, type JobWorker, type JobWorkerOptions } from './job-worker.js';
 export { openJobQueue, openStore, type StoreSelection } from './open-store.js';
 export { createDynamoDbStore, createDynamoDbTables, type DynamoDbStoreOptions } from './adapters/dynamodb.js';
 export { createDynamoDbJobQueue, type DynamoDbJobQueueOptions } from './adapters/dynamodb/job-queue.js';

@@ -6,8 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { DescribeTableCommand, DynamoDBClient, ListTablesCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { newId } from '@pai/ids';
 import { createDynamoDbJobQueue, createDynamoDbStore, createDynamoDbTables } from '@pai/store';
-import type { ApiKeyRecord, ConversationRecord, MemoryRecord, MessageRecord, Store, UserRecord } from '@pai/store';
-import { runJobQueueContract, runStoreContract } from '@pai/store/testing';
+import type {
+  AgentRecord, AgentVersionRecord, ApiKeyRecord, ChunkRecord, ConversationRecord, DocumentRecord, MemoryRecord, MessageRecord, Store, UserRecord,
+} from '@pai/store';
+import { EMPTY_RECEIPT, runJobQueueContract, runStoreContract } from '@pai/store/testing';
 
 interface DynaliteOptions { path?: string; createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }
 // dynalite ships no type declarations.
@@ -137,6 +139,20 @@ const apiKey = (userId: string): ApiKeyRecord => ({
 const memory = (userId: string, content: string, over: Partial<MemoryRecord> = {}): MemoryRecord => ({
   id: newId('mem'), userId, content, category: 'fact', importance: 0.5, sourceMessageId: null, supersededBy: null,
   expiresAt: null, createdAt: now(), updatedAt: now(), ...over,
+});
+
+const documentOf = (userId: string, title = 'doc'): DocumentRecord => ({
+  id: newId('doc'), userId, title, contentType: 'text/plain', sizeBytes: 10, status: 'pending', error: null, chunksTotal: 0, chunksIndexed: 0,
+  createdAt: now(), updatedAt: now(),
+});
+const chunksOf = (d: DocumentRecord, n: number, text = 'text'): ChunkRecord[] => Array.from({ length: n }, (_, ordinal) => ({
+  id: newId('chk'), documentId: d.id, userId: d.userId, ordinal, content: `${text} ${ordinal}`, heading: null, tokenCount: 3,
+}));
+const agentOf = (userId: string, id: string): AgentRecord => ({
+  id, userId, name: id, description: null, routing: {}, latestVersion: 0, createdAt: now(), updatedAt: now(),
+});
+const versionOf = (userId: string, agentId: string): Omit<AgentVersionRecord, 'version'> => ({
+  agentId, userId, systemPrompt: 'p', model: 'm', temperature: null, maxTokens: null, judge: null, createdAt: now(),
 });
 
 interface FailureDrill {
@@ -306,7 +322,7 @@ t.test('crash safety (no transactions): a failure between writes leaves nothing 
     await store.users.create(bystander);
     const bystanderKey = apiKey(bystander.id);
     await store.apiKeys.create(bystanderKey);
-    const tables = ['users', 'data-keys', 'conversations', 'memories', 'usage'];
+    const tables = ['users', 'data-keys', 'conversations', 'memories', 'usage', 'documents', 'agents'];
     const populate = async () => {
       const u = user('doomed');
       await store.users.create(u);
@@ -323,9 +339,17 @@ t.test('crash safety (no transactions): a failure between writes leaves nothing 
           agentVersion: 1, provider: 'openai', model: 'm', inputTokens: 1, outputTokens: 1, costUsd: 0, estimated: false });
       }
       await store.dataKeys.putIfAbsent({ userId: u.id, wrapped: 'w', keyId: 'k', createdAt: now() });
+      for (let i = 0; i < 2; i++) {
+        const d = documentOf(u.id);
+        await store.documents.createWithChunks(d, chunksOf(d, 3));
+      }
+      await store.agents.create(agentOf(u.id, 'helper'));
+      await store.agents.addVersion(versionOf(u.id, 'helper'));
+      await store.agents.recordRun({ id: newId('req'), userId: u.id, agentId: 'helper', version: 1, at: now(), conversationId: null, ok: true,
+        errorCode: null, latencyMs: 1, ttftMs: 1, inputTokens: 1, outputTokens: 1, costUsd: 0, score: null, passed: null, attempts: [] });
       return { u, userKeys };
     };
-    const full = { users: 1, apiKeys: 2, conversations: 2, messages: 4, memories: 3, usage: 2, dataKeys: 1 };
+    const full = { users: 1, apiKeys: 2, conversations: 2, messages: 4, memories: 3, usage: 2, dataKeys: 1, documents: 2, chunks: 6, agents: 1 };
     const traces = async (userId: string) => {
       let found = 0;
       for (const table of tables) found += (await rawItems(table)).filter((item) => JSON.stringify(item).includes(userId)).length;
@@ -347,12 +371,113 @@ t.test('crash safety (no transactions): a failure between writes leaves nothing 
         if (n === 1) t.same(receipt, full, 'nothing had been removed, so the repeat removes and counts it all');
         for (const kind of Object.keys(full) as (keyof typeof full)[]) t.ok(receipt[kind] <= full[kind]);
         t.equal(await traces(u.id), 0, 'the repeat leaves no item of the user in any table');
-        t.same(await store.purgeUser(u.id), { users: 0, apiKeys: 0, conversations: 0, messages: 0, memories: 0, usage: 0, dataKeys: 0 });
+        t.same(await store.purgeUser(u.id), EMPTY_RECEIPT);
       },
     });
-    t.equal(points, 10, 'user, data key, key pointers, two keys, conversations, claims, messages, memories, usage');
+    t.equal(points, 14, 'user, data key, key pointers, two keys, conversations, claims, messages, memories, usage, documents, chunks, agents, '
+      + 'the rest of the agents partition');
     t.equal(await traces(current!.u.id), 0);
     t.same(await store.apiKeys.findActiveByHash(bystanderKey.keyHash), bystanderKey, 'another user is untouched');
+  });
+
+  t.test('documents.createWithChunks: nothing visible until the document item; the retry completes, leftovers go', async (t) => {
+    const u = user();
+    const pending = new Map<number, [DocumentRecord, ChunkRecord[]]>();
+    const points = await everyFailurePoint(t, 'createWithChunks', {
+      run: (n) => {
+        const d = documentOf(u.id, `doc ${n}`);
+        // 30 chunks: two BatchWriteItem calls.
+        const chunks = chunksOf(d, 30);
+        pending.set(n, [d, chunks]);
+        return store.documents.createWithChunks(d, chunks);
+      },
+      check: async (n) => {
+        const [d, chunks] = pending.get(n)!;
+        t.equal(await store.documents.get(u.id, d.id), null, `write ${n}: no document`);
+        t.notOk((await store.documents.list(u.id, { limit: 100 })).items.some((x) => x.id === d.id), 'nor in the listing');
+        t.same((await store.documents.listChunks(u.id, d.id, { limit: 100 })).items, [], 'no chunk listed');
+        t.same(await store.documents.getChunks(u.id, chunks.map((c) => c.id)), [], 'no chunk by id');
+        if (n === 2) {
+          // Re-chunked differently: the 25 chunks the failed attempt wrote must not show under the new document.
+          const fewer = chunksOf(d, 10, 'rechunked');
+          await store.documents.createWithChunks(d, fewer);
+          t.same((await store.documents.listChunks(u.id, d.id, { limit: 100 })).items, fewer, 'only the chunks of the call that completed');
+          t.same(await store.documents.getChunks(u.id, chunks.map((c) => c.id)), [], "the failed attempt's chunk ids are gone");
+          const items = (await rawItems('documents')).filter((item) => JSON.stringify(item).includes(d.id));
+          t.equal(items.length, 11, 'the document and its 10 chunks, nothing else');
+          return;
+        }
+        await store.documents.createWithChunks(d, chunks);
+        t.same(await store.documents.get(u.id, d.id), d, 'the same call again completes it');
+        t.same((await store.documents.listChunks(u.id, d.id, { limit: 100 })).items, chunks);
+      },
+    });
+    t.equal(points, 3, 'two batches of chunks, the document');
+  });
+
+  t.test('documents.delete: the document and its chunks disappear with the first write; a repeat finishes the sweep', async (t) => {
+    const u = user();
+    const made = new Map<number, [DocumentRecord, ChunkRecord[]]>();
+    const traces = async (d: DocumentRecord) => (await rawItems('documents')).filter((item) => JSON.stringify(item).includes(d.id)).length;
+    const points = await everyFailurePoint(t, 'documents.delete', {
+      setup: async (n) => {
+        const d = documentOf(u.id);
+        const chunks = chunksOf(d, 30);
+        await store.documents.createWithChunks(d, chunks);
+        made.set(n, [d, chunks]);
+      },
+      run: (n) => store.documents.delete(u.id, made.get(n)![0].id),
+      check: async (n) => {
+        const [d, chunks] = made.get(n)!;
+        if (n === 1) {
+          t.same(await store.documents.get(u.id, d.id), d, 'write 1 failed: nothing changed');
+          t.equal(await store.documents.delete(u.id, d.id), true);
+        } else {
+          t.equal(await store.documents.get(u.id, d.id), null, `write ${n} failed: the document is gone`);
+          t.same((await store.documents.listChunks(u.id, d.id, { limit: 100 })).items, [], 'its remaining chunks are not listed');
+          t.same(await store.documents.getChunks(u.id, chunks.map((c) => c.id)), [], 'nor found by id');
+          t.ok((await traces(d)) > 0, 'some items were left for the repeat');
+          t.equal(await store.documents.delete(u.id, d.id), false, 'a repeat answers not found');
+        }
+        t.equal(await traces(d), 0, 'and leaves no item behind');
+      },
+    });
+    t.equal(points, 3, 'the document, two batches of chunks');
+  });
+
+  t.test('agents.addVersion: a failure leaves a gap or an unrouted version, never weights naming a missing version', async (t) => {
+    const u = user();
+    const agentId = 'drilled';
+    await store.agents.create(agentOf(u.id, agentId));
+    const routingIsSound = async (label: string) => {
+      const agent = (await store.agents.get(u.id, agentId))!;
+      for (const version of Object.keys(agent.routing)) {
+        t.ok(await store.agents.getVersion(u.id, agentId, Number(version)), `${label}: routed version ${version} exists`);
+      }
+      return agent;
+    };
+    const points = await everyFailurePoint(t, 'addVersion', {
+      // Each attempt routes its own version: every one of them has three writes.
+      run: async () => {
+        const before = (await store.agents.get(u.id, agentId))!.latestVersion;
+        await store.agents.addVersion(versionOf(u.id, agentId), { [String(before + 1)]: 100 });
+      },
+      check: async (n) => {
+        const agent = await routingIsSound(`write ${n} failed`);
+        const versions = (await store.agents.listVersions(u.id, agentId)).map((v) => v.version);
+        t.same(versions, [...new Set(versions)].sort((x, y) => x - y), 'each number once, in order');
+        if (n === 1) t.notOk(versions.includes(agent.latestVersion + 1), 'write 1 failed: no number taken');
+        if (n === 2) {
+          t.notOk(versions.includes(agent.latestVersion), 'write 2 failed: the reserved number is a gap');
+          t.equal(await store.agents.getVersion(u.id, agentId, agent.latestVersion), null);
+        }
+        if (n === 3) t.ok(versions.includes(agent.latestVersion), 'write 3 failed: the version exists, unrouted');
+        const next = await store.agents.addVersion(versionOf(u.id, agentId), { [String(agent.latestVersion + 1)]: 100 });
+        t.equal(next.version, agent.latestVersion + 1, 'the next call takes the next number');
+        t.same((await routingIsSound('after the retry')).routing, { [String(next.version)]: 100 });
+      },
+    });
+    t.equal(points, 3, 'the number, the version, the weights');
   });
 
   t.test('batch deletes retry what DynamoDB leaves unprocessed', async (t) => {
@@ -387,8 +512,7 @@ t.test('job queue: items, failed writes, and an enqueue racing a purge of the sa
     t.match(job, { sk: { S: 'JOB' }, gsi1pk: { S: 'JOBS#formation' }, gsi1sk: { S: /^\d{4}-.*Z#job_layout$/ }, attempts: { N: '0' }, userId: { S: u } });
     t.ok(items.some((i) => i.pk!.S === `JOBUSER#${u}` && i.sk!.S === 'JOB#job_layout'), 'the pointer');
     const store = createDynamoDbStore({ client, tablePrefix });
-    t.same(await store.purgeUser(u), { users: 0, apiKeys: 0, conversations: 0, messages: 0, memories: 0, usage: 0, dataKeys: 0 },
-      "the store's purge does not count jobs as memories");
+    t.same(await store.purgeUser(u), EMPTY_RECEIPT, "the store's purge does not count jobs as memories");
     t.equal(await queue.purgeUser(u), 1);
     t.equal(await traces(u), 0);
   });
@@ -478,6 +602,30 @@ t.test('job queue: items, failed writes, and an enqueue racing a purge of the sa
   });
 });
 
+t.test('a document of 2,000 chunks is written in batches, retrying unprocessed puts', async (t) => {
+  const { store, tablePrefix } = await freshStore();
+  t.teardown(() => store.close());
+  const u = user();
+  const d = documentOf(u.id, 'big');
+  const chunks = chunksOf(d, 2000);
+  const before = faults.count('BatchWriteItemCommand');
+  faults.leaveUnprocessed(3);
+  await store.documents.createWithChunks(d, chunks);
+  faults.leaveUnprocessed(0);
+  t.ok(faults.count('BatchWriteItemCommand') - before >= 80 + 3, '80 batches of 25, and the unprocessed ones again');
+  const listed: ChunkRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.documents.listChunks(u.id, d.id, { limit: 500, cursor });
+    listed.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  t.same(listed, chunks, 'every chunk, by ordinal');
+  t.same(await store.purgeUser(u.id), { ...EMPTY_RECEIPT, documents: 1, chunks: 2000 });
+  const left = (await client.send(new ScanCommand({ TableName: `${tablePrefix}documents`, ConsistentRead: true }))).Items ?? [];
+  t.equal(left.length, 0, 'the purge left no item');
+});
+
 t.test('listings fill whole pages when DynamoDB pages hold only filtered-out items', async (t) => {
   const { store } = await freshStore({ queryPageSize: 2 });
   t.teardown(() => store.close());
@@ -521,12 +669,48 @@ t.test('listings fill whole pages when DynamoDB pages hold only filtered-out ite
     { code: 'PAI_REQUEST_INVALID_CURSOR' }, 'a forged cursor is refused');
 });
 
+t.test('documents and agents: their items and keys', async (t) => {
+  const { store, tablePrefix } = await freshStore();
+  t.teardown(() => store.close());
+  const scan = async (table: string) =>
+    (await client.send(new ScanCommand({ TableName: `${tablePrefix}${table}`, ConsistentRead: true }))).Items ?? [];
+  const u = user();
+  const d = documentOf(u.id);
+  const chunks = chunksOf(d, 12);
+  await store.documents.createWithChunks(d, chunks);
+  const items = await scan('documents');
+  t.equal(items.length, 13);
+  t.match(items.find((i) => i.sk!.S === `DOC#${d.id}`), { pk: { S: `USER#${u.id}` }, status: { S: 'pending' } });
+  t.notOk(items.find((i) => i.sk!.S === `DOC#${d.id}`)!.gsi1pk, 'documents are not in gsi1');
+  t.match(items.find((i) => i.sk!.S === `CHUNK#${d.id}#00000011`), {
+    pk: { S: `USER#${u.id}` }, gsi1pk: { S: `CHUNKIDS#${u.id}` }, gsi1sk: { S: chunks[11]!.id }, ordinal: { N: '11' },
+  });
+  await t.rejects(store.documents.listChunks(u.id, d.id, { limit: 3, cursor: Buffer.from(JSON.stringify({ s: `chunks:${u.id}:${d.id}`, k: -2 })).toString('base64url') }),
+    { code: 'PAI_REQUEST_INVALID_CURSOR' }, 'a forged chunk cursor is refused');
+  await t.rejects(store.documents.createWithChunks({ ...documentOf(u.id), id: 'doc#1' }, []), { code: 'PAI_STORE_UNAVAILABLE' }, "'#' is refused in ids");
+
+  await store.agents.create({ ...agentOf(u.id, 'coach'), description: 'helps' });
+  await store.agents.addVersion(versionOf(u.id, 'coach'));
+  await store.agents.putEvaluation({ id: 'eval_1', userId: u.id, agentId: 'coach', versions: [1], status: 'running', casesTotal: 1, casesDone: 0,
+    body: '{}', error: null, createdAt: now(), updatedAt: now() });
+  await store.agents.recordRun({ id: 'req_1', userId: u.id, agentId: 'coach', version: 1, at: '2026-11-01T10:00:00.000Z', conversationId: null,
+    ok: true, errorCode: null, latencyMs: 5, ttftMs: 2, inputTokens: 1, outputTokens: 1, costUsd: 0, score: 9, passed: true,
+    attempts: [{ attempt: 1, score: 9, passed: true, inputTokens: 1, outputTokens: 1, judgeInputTokens: 1, judgeOutputTokens: 1, latencyMs: 5,
+      judgeLatencyMs: 1, judgeError: null }] });
+  const agentItems = await scan('agents');
+  t.same(agentItems.map((i) => i.sk!.S).sort(), ['AGENT#coach', 'EVAL#coach#eval_1', 'RUN#coach#2026-11-01T10:00:00.000Z#req_1', 'VERSION#coach#0000000001']);
+  t.ok(agentItems.every((i) => i.pk!.S === `USER#${u.id}`), "all in the user's partition");
+  t.match(agentItems.find((i) => i.sk!.S === 'AGENT#coach'), { latestVersion: { N: '1' }, routing: { M: { 1: { N: '100' } } } });
+  t.match(agentItems.find((i) => i.sk!.S!.startsWith('RUN#')), { attempts: { L: [{ M: { score: { N: '9' } } }] } });
+  await t.rejects(store.agents.create(agentOf(u.id, 'a#b')), { code: 'PAI_STORE_UNAVAILABLE' });
+});
+
 t.test('createDynamoDbTables: the infra layout, idempotent', async (t) => {
   const tablePrefix = `pai-layout-${prefixes++}-`;
   await createDynamoDbTables(client, tablePrefix);
   await createDynamoDbTables(client, tablePrefix);
   const names = (await client.send(new ListTablesCommand({}))).TableNames!.filter((n) => n.startsWith(tablePrefix));
-  t.same(names.sort(), ['conversations', 'data-keys', 'memories', 'usage', 'users'].map((n) => `${tablePrefix}${n}`));
+  t.same(names.sort(), ['agents', 'conversations', 'data-keys', 'documents', 'memories', 'usage', 'users'].map((n) => `${tablePrefix}${n}`));
   const { Table } = await client.send(new DescribeTableCommand({ TableName: `${tablePrefix}users` }));
   t.same(Table!.KeySchema, [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]);
   t.match(Table!.GlobalSecondaryIndexes, [{

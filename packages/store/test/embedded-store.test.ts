@@ -2,6 +2,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { newId } from '@pai/ids';
 import { createEmbeddedJobQueue, createEmbeddedStore } from '@pai/store';
@@ -49,6 +50,79 @@ t.test('a store that fails mid-write leaves nothing half-written and answers PAI
   await t.rejects(store.conversations.createWithMessage(conv, msg), { code: 'PAI_STORE_UNAVAILABLE', statusCode: 503 });
   t.equal(await store.conversations.get(user.id, conv.id), null, 'the conversation insert was rolled back');
   t.equal(await store.conversations.getMessage(user.id, msg.id), null);
+});
+
+t.test('a failing chunk insert rolls the whole document back', async (t) => {
+  const path = join(dir, 'fail-chunks.db');
+  const store = createEmbeddedStore({ path });
+  t.teardown(() => store.close());
+  const side = new Database(path);
+  side.exec(`CREATE TRIGGER fail_chunks BEFORE INSERT ON chunks WHEN NEW.content = 'boom'
+             BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
+  side.close();
+  const userId = newId('usr');
+  const at = new Date().toISOString();
+  const document = { id: newId('doc'), userId, title: 't', contentType: 'text/plain', sizeBytes: 3, status: 'pending' as const, error: null,
+    chunksTotal: 3, chunksIndexed: 0, createdAt: at, updatedAt: at };
+  const chunks = ['one', 'two', 'boom'].map((content, ordinal) => ({
+    id: newId('chk'), documentId: document.id, userId, ordinal, content, heading: null, tokenCount: 1,
+  }));
+  await t.rejects(store.documents.createWithChunks(document, chunks), { code: 'PAI_STORE_UNAVAILABLE', statusCode: 503 });
+  t.equal(await store.documents.get(userId, document.id), null, 'the document insert was rolled back');
+  t.same(await store.documents.getChunks(userId, chunks.map((c) => c.id)), [], 'and so were the chunks before the failing one');
+});
+
+t.test('a database written before documents and agents existed is upgraded in place', async (t) => {
+  const path = join(dir, 'upgrade.db');
+  const first = createEmbeddedStore({ path });
+  const user = { id: newId('usr'), name: 'early adopter', createdAt: new Date().toISOString() };
+  await first.users.create(user);
+  await first.close();
+  // Back to schema 5, the last one without these tables.
+  const side = new Database(path);
+  side.exec('DROP TABLE chunks; DROP TABLE documents; DROP TABLE agent_versions; DROP TABLE agent_runs; DROP TABLE agent_evaluations; DROP TABLE agents;');
+  side.pragma('user_version = 5');
+  side.close();
+  const second = createEmbeddedStore({ path });
+  t.teardown(() => second.close());
+  t.same(await second.users.get(user.id), user, 'existing data is kept');
+  await second.agents.create({ id: 'coach', userId: user.id, name: 'Coach', description: null, routing: {}, latestVersion: 0,
+    createdAt: user.createdAt, updatedAt: user.createdAt });
+  t.match(await second.agents.get(user.id, 'coach'), { name: 'Coach' }, 'and the new tables work');
+});
+
+t.test('addVersion numbers stay unique across connections to one file (threads writing at once)', async (t) => {
+  const path = join(dir, 'versions.db');
+  const store = createEmbeddedStore({ path });
+  t.teardown(() => store.close());
+  const userId = newId('usr');
+  const at = new Date().toISOString();
+  await store.agents.create({ id: 'busy', userId, name: 'Busy', description: null, routing: {}, latestVersion: 0, createdAt: at, updatedAt: at });
+  const workers = 3;
+  const count = 200;
+  let ready = 0;
+  const started: Worker[] = [];
+  const run = () => new Promise<number[]>((resolve, reject) => {
+    // Node 20 resolves a worker's entry file before `--import` hooks apply, so a plain-JS entry registers
+    // tsx and then loads the TypeScript worker.
+    const entry = new URL('./fixtures/add-versions-worker.ts', import.meta.url).href;
+    const worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`, {
+      eval: true,
+      workerData: { path, userId, agentId: 'busy', count },
+      execArgv: ['--conditions=pai-source'],
+    });
+    started.push(worker);
+    worker.on('message', (message: unknown) => {
+      if (message !== 'ready') return resolve(message as number[]);
+      if (++ready === workers) for (const w of started) w.postMessage('go');
+    });
+    worker.once('error', reject);
+  });
+  const got = await Promise.all(Array.from({ length: workers }, run));
+  const total = workers * count;
+  t.same(got.flat().sort((a, b) => a - b), Array.from({ length: total }, (_, i) => i + 1), `every number from 1 to ${total}, each once`);
+  t.equal((await store.agents.listVersions(userId, 'busy')).length, total);
+  t.equal((await store.agents.get(userId, 'busy'))!.latestVersion, total);
 });
 
 t.test('a closed store fails ping', async (t) => {

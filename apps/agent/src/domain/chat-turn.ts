@@ -1,12 +1,16 @@
+import { performance } from 'node:perf_hooks';
 import { newId } from '@pai/ids';
 import { LlmErrors, ServiceErrors, PaiError, isPaiError } from '@pai/errors';
-import type { ChatResponseDto, ChatStartEventDto, MemoryClient } from '@pai/contracts';
+import type { ChatResponseDto, ChatStartEventDto, MemoryClient, SearchClient } from '@pai/contracts';
 import { estimateTokens, type ModelProvider, type ModelRequest, type TokenUsage } from '@pai/model-provider';
 import type { UsageStore } from '@pai/store';
 import type { AgentCatalog, AgentVersion } from './agents.js';
 import { checkDailyBudget } from './limits.js';
-import { buildPrompt, CONTEXT_SHARE, memoriesWithin, memoryBlock } from './prompt.js';
+import { buildPrompt, CONTEXT_SHARE, documentBlock, memoriesWithin, memoryBlock, passagesWithin } from './prompt.js';
+import { retrieveContext, type ContextLog } from './context.js';
 import type { UsageRecorder } from './usage.js';
+import type { RunRecorder } from './agent-metrics.js';
+import { attemptRecords, generateJudged, piecesOf, type JudgedAnswer } from './judge.js';
 
 /** Schedules a running-summary step for a conversation whose older turns no longer fit verbatim. */
 export interface SummaryScheduler {
@@ -20,17 +24,26 @@ export interface FormationScheduler {
 
 export interface ChatDeps {
   memory: MemoryClient;
+  /** Memories and document passages for each turn; without it, memories come from the memory service. */
+  search?: SearchClient | undefined;
+  log: ContextLog;
   formation: FormationScheduler;
   summaries: SummaryScheduler;
   model: ModelProvider;
   agents: AgentCatalog;
   usage: { recorder: UsageRecorder; store: UsageStore };
   settings: { historyMessages: number; contextTokens: number; maxOutputTokens: number; dailyTokenBudget: number };
+  /** One record per turn for the per-version metrics; without it no runs are recorded. */
+  runs?: RunRecorder | undefined;
+  /** How long a judge call may take before the draft goes out unjudged (default DEFAULT_JUDGE_TIMEOUT_MS). */
+  judgeTimeoutMs?: number | undefined;
 }
 
 export interface TurnContext {
   userId: string;
   requestId: string;
+  /** performance.now() when the request arrived: run latency and TTFT count from here (else from the model call). */
+  startedAt?: number | undefined;
 }
 
 export interface ChatInput {
@@ -43,10 +56,10 @@ export interface ChatInput {
   maxTokens?: number | undefined;
   /** Long-term memory retrieval (and formation) for this turn; default auto. */
   memory?: 'auto' | 'off' | undefined;
+  /** Document retrieval (RAG) for this turn; default auto. */
+  documents?: 'auto' | 'off' | undefined;
 }
 
-/** How many memories a turn may put into the prompt. */
-export const MEMORY_LIMIT = 6;
 
 /** A turn whose user message is stored and whose prompt is ready for the model. */
 export interface PreparedTurn {
@@ -57,6 +70,8 @@ export interface PreparedTurn {
   request: ModelRequest;
   start: ChatStartEventDto;
   memoriesUsed: ChatResponseDto['memories_used'];
+  /** Document passages put into the prompt. */
+  citations: ChatResponseDto['citations'];
   /** memory: "off" turns form no memories either. */
   formMemories: boolean;
   /** Set when older turns are neither sent verbatim nor in the summary: the summary should catch up to here. */
@@ -92,8 +107,8 @@ export function clientErrorFor(error: unknown, signal?: AbortSignal, provider = 
 /** Stores the user's message and builds the prompt. Nothing has been sent to the model yet. */
 export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatInput): Promise<PreparedTurn> {
   await checkDailyBudget(deps.usage.store, ctx.userId, deps.settings.dailyTokenBudget);
-  // An unknown agent is refused before anything is stored.
-  const requested = input.agentId === undefined ? null : await deps.agents.resolve(input.agentId, input.conversationId ?? '');
+  // An unknown agent is refused before anything is stored; its version is picked once the conversation id is known.
+  const requested = input.agentId === undefined ? null : await deps.agents.route(ctx.userId, input.agentId);
   const userMessageId = newId('msg');
   const [turn, retrieved] = await Promise.all([
     deps.memory.beginTurn(
@@ -105,16 +120,18 @@ export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatI
       },
       ctx,
     ),
-    input.memory === 'off' ? Promise.resolve([]) : deps.memory.searchMemories(input.message, MEMORY_LIMIT, ctx),
+    retrieveContext(deps, input.message, { memories: input.memory !== 'off', documents: input.documents !== 'off' }, ctx),
   ]);
-  // A conversation keeps its agent unless the request names another one.
-  const agent = requested ?? await deps.agents.resolve(turn.conversation.agent_id, turn.conversation.id);
+  // A conversation keeps its agent unless the request names another one; the version is sticky per conversation.
+  const agent = await (requested ?? await deps.agents.route(ctx.userId, turn.conversation.agent_id)).pick(turn.conversation.id);
   const maxOutputTokens = Math.min(input.maxTokens ?? agent.maxTokens ?? deps.settings.maxOutputTokens, deps.settings.maxOutputTokens);
-  const memories = memoriesWithin(retrieved, Math.floor((deps.settings.contextTokens - maxOutputTokens) * CONTEXT_SHARE));
+  const contextBudget = Math.floor((deps.settings.contextTokens - maxOutputTokens) * CONTEXT_SHARE);
+  const memories = memoriesWithin(retrieved.memories, contextBudget);
+  const passages = passagesWithin(retrieved.passages, contextBudget);
   const prompt = buildPrompt({
     systemPrompt: input.systemPrompt ?? agent.systemPrompt,
     summary: turn.summary,
-    context: memoryBlock(memories),
+    context: [memoryBlock(memories), documentBlock(passages)].filter(Boolean).join('\n\n'),
     history: turn.history.map((m) => ({ role: m.role, content: m.content })),
     userMessage: input.message,
     contextTokens: deps.settings.contextTokens,
@@ -137,6 +154,7 @@ export async function prepareTurn(deps: ChatDeps, ctx: TurnContext, input: ChatI
       model: agent.model,
     },
     memoriesUsed: memories.map((m) => ({ id: m.id, content: m.content, score: m.score })),
+    citations: passages.map((p) => ({ document_id: p.documentId, chunk_id: p.chunkId, title: p.title, score: p.score })),
     formMemories: input.memory !== 'off',
     // The oldest message still sent verbatim (or the new one): everything before it belongs in the summary.
     summarizeBefore: prompt.droppedMessages > 0 || !turn.history_complete
@@ -173,7 +191,7 @@ function responseOf(turn: PreparedTurn, text: string, model: string, usage: Toke
       ...(usage.estimated ? { estimated: true } : {}),
     },
     memories_used: turn.memoriesUsed,
-    citations: [],
+    citations: turn.citations,
   };
 }
 
@@ -194,18 +212,95 @@ async function scheduleFormation(deps: ChatDeps, ctx: TurnContext, turn: Prepare
   });
 }
 
-/** Non-streaming: the whole answer, stored, then returned. */
+/**
+ * Bookkeeping of one turn for the per-version metrics: what its calls cost, when the first token went
+ * out, and the run record at the end (ok or not).
+ */
+function trackRun(deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn) {
+  const began = ctx.startedAt ?? performance.now();
+  const spent = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  let ttftMs: number | null = null;
+  return {
+    /** Records a model call's usage (priced); returns its cost. */
+    async usage(model: string, usage: TokenUsage): Promise<number> {
+      const cost = await recordUsage(deps, ctx, turn, model, usage);
+      spent.inputTokens += usage.inputTokens;
+      spent.outputTokens += usage.outputTokens;
+      spent.costUsd += cost;
+      return cost;
+    },
+    firstToken(): void {
+      ttftMs ??= Math.round(performance.now() - began);
+    },
+    async finish(error: unknown, judged: JudgedAnswer | null): Promise<void> {
+      if (!deps.runs) return;
+      await deps.runs.record({
+        userId: ctx.userId, agentId: turn.agent.agentId, version: turn.agent.version, conversationId: turn.conversationId,
+        ok: error === null, errorCode: error === null ? null : isPaiError(error) ? error.code : ServiceErrors.internal.code,
+        latencyMs: Math.round(performance.now() - began), ttftMs: error === null ? ttftMs : null,
+        inputTokens: spent.inputTokens, outputTokens: spent.outputTokens, costUsd: Math.round(spent.costUsd * 1e9) / 1e9,
+        score: judged?.score ?? null,
+        passed: judged === null || judged.verdict === 'unjudged' ? null : judged.verdict === 'pass',
+        attempts: judged === null ? [] : attemptRecords(judged.attempts),
+      });
+    },
+  };
+}
+
+type RunTracker = ReturnType<typeof trackRun>;
+
+/** The judge loop of a version with a judge: every call's usage recorded, the best draft returned. */
+function judgedAnswer(deps: ChatDeps, turn: PreparedTurn, signal: AbortSignal, run: RunTracker): Promise<JudgedAnswer> {
+  return generateJudged({
+    model: deps.model,
+    request: turn.request,
+    judge: turn.agent.judge!,
+    // The prompt always ends with the user's new message.
+    userMessage: turn.request.messages.at(-1)?.content ?? '',
+    signal,
+    ...(deps.judgeTimeoutMs !== undefined ? { timeoutMs: deps.judgeTimeoutMs } : {}),
+    onCall: (call) => run.usage(call.model, call.usage),
+  });
+}
+
+/** The response of a judged turn: usage counts every draft and judge call the turn made. */
+function judgedResponse(turn: PreparedTurn, answer: JudgedAnswer): ChatResponseDto {
+  return {
+    ...responseOf(turn, answer.text, answer.model, answer.usage, answer.costUsd),
+    judge: { score: answer.score, verdict: answer.verdict, attempts: answer.attempts.length },
+  };
+}
+
+/** Non-streaming: the whole answer (judged when the version has a judge), stored, then returned. */
 export async function completeTurn(deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn, signal: AbortSignal): Promise<ChatResponseDto> {
-  let result;
+  const run = trackRun(deps, ctx, turn);
+  let judged: JudgedAnswer | null = null;
   try {
-    result = await deps.model.complete(turn.request, { signal });
+    let response: ChatResponseDto;
+    let text: string;
+    try {
+      if (turn.agent.judge) {
+        judged = await judgedAnswer(deps, turn, signal, run);
+        text = judged.text;
+        response = judgedResponse(turn, judged);
+      } else {
+        const result = await deps.model.complete(turn.request, { signal });
+        const cost = await run.usage(result.model, result.usage);
+        text = result.text;
+        response = responseOf(turn, result.text, result.model, result.usage, cost);
+      }
+    } catch (err) {
+      throw clientErrorFor(err, signal, deps.model.name);
+    }
+    run.firstToken();
+    await storeAnswer(deps, ctx, turn, text, false);
+    await scheduleFormation(deps, ctx, turn);
+    await run.finish(null, judged);
+    return response;
   } catch (err) {
-    throw clientErrorFor(err, signal, deps.model.name);
+    await run.finish(err, judged);
+    throw err;
   }
-  await storeAnswer(deps, ctx, turn, result.text, false);
-  const cost = await recordUsage(deps, ctx, turn, result.model, result.usage);
-  await scheduleFormation(deps, ctx, turn);
-  return responseOf(turn, result.text, result.model, result.usage, cost);
 }
 
 export interface StreamSink {
@@ -222,16 +317,30 @@ export type StreamOutcome =
  * Streaming: deltas go to the sink as the model produces them. When the model fails, the client goes
  * away or the server shuts down, whatever was generated is stored marked incomplete and the outcome
  * carries the error for the caller to report (as an HTTP error if nothing was sent yet, else an SSE event).
+ * A version with a judge is judged first and its chosen draft streamed afterwards (see streamJudged).
  */
 export async function streamTurn(
   deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn, sink: StreamSink, signal: AbortSignal,
+): Promise<StreamOutcome> {
+  const run = trackRun(deps, ctx, turn);
+  if (turn.agent.judge) return streamJudged(deps, ctx, turn, sink, signal, run);
+  const outcome = await streamDraft(deps, ctx, turn, sink, signal, run);
+  await run.finish(outcome.ok ? null : outcome.error, null);
+  return outcome;
+}
+
+async function streamDraft(
+  deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn, sink: StreamSink, signal: AbortSignal, run: RunTracker,
 ): Promise<StreamOutcome> {
   let text = '';
   let final: { model: string; usage: TokenUsage } | null = null;
   try {
     for await (const event of deps.model.stream(turn.request, { signal })) {
       if (event.type === 'delta') {
-        if (text.length === 0) await sink.open();
+        if (text.length === 0) {
+          await sink.open();
+          run.firstToken();
+        }
         text += event.text;
         await sink.delta(event.text);
       } else {
@@ -246,14 +355,50 @@ export async function streamTurn(
     try {
       // The partial answer is kept, marked incomplete; the tokens it cost are recorded, estimated.
       await storeAnswer(deps, ctx, turn, text, true);
-      await recordUsage(deps, ctx, turn, turn.request.model ?? deps.model.defaultModel, estimatedUsage(turn, text));
+      await run.usage(turn.request.model ?? deps.model.defaultModel, estimatedUsage(turn, text));
     } catch (storeError) {
       return { ok: false, error: clientErrorFor(storeError), cause };
     }
     return { ok: false, error, cause };
   }
-  await storeAnswer(deps, ctx, turn, text, false);
-  const cost = await recordUsage(deps, ctx, turn, final.model, final.usage);
-  await scheduleFormation(deps, ctx, turn);
-  return { ok: true, response: responseOf(turn, text, final.model, final.usage, cost) };
+  try {
+    await storeAnswer(deps, ctx, turn, text, false);
+    const cost = await run.usage(final.model, final.usage);
+    await scheduleFormation(deps, ctx, turn);
+    return { ok: true, response: responseOf(turn, text, final.model, final.usage, cost) };
+  } catch (err) {
+    return { ok: false, error: clientErrorFor(err), cause: abortCauseOf(signal) };
+  }
+}
+
+/**
+ * Streaming with a judge: the drafts are generated and judged first (nothing is streamed while the judge
+ * loop runs; pings keep the connection open), then the chosen draft is stored and streamed in pieces.
+ * A failure before that is reported like a model failure before the first token.
+ */
+async function streamJudged(
+  deps: ChatDeps, ctx: TurnContext, turn: PreparedTurn, sink: StreamSink, signal: AbortSignal, run: RunTracker,
+): Promise<StreamOutcome> {
+  let answer: JudgedAnswer | null = null;
+  try {
+    answer = await judgedAnswer(deps, turn, signal, run).catch((err: unknown) => {
+      throw clientErrorFor(err, signal, deps.model.name);
+    });
+    // Stored before it is sent: the answer is final, so a client leaving mid-way loses nothing.
+    await storeAnswer(deps, ctx, turn, answer.text, false);
+    await scheduleFormation(deps, ctx, turn);
+  } catch (err) {
+    const error = clientErrorFor(err, signal, deps.model.name);
+    await run.finish(error, answer);
+    return { ok: false, error, cause: abortCauseOf(signal) };
+  }
+  for (const [i, piece] of piecesOf(answer.text).entries()) {
+    if (i === 0) {
+      await sink.open();
+      run.firstToken();
+    }
+    await sink.delta(piece);
+  }
+  await run.finish(null, answer);
+  return { ok: true, response: judgedResponse(turn, answer) };
 }

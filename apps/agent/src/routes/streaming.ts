@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatResponseDto } from '@pai/contracts';
 import { toErrorBody, type ErrorBody } from '@pai/errors';
@@ -57,7 +58,8 @@ export async function runTurn<T>(
   onJson: (turn: PreparedTurn, response: ChatResponseDto) => T,
 ): Promise<T | FastifyReply> {
   const { app, deps, streams } = route;
-  const ctx: TurnContext = { userId: input.userId, requestId: request.id };
+  // Run latency and TTFT count from the request's arrival (reply.elapsedTime), auth and body parsing included.
+  const ctx: TurnContext = { userId: input.userId, requestId: request.id, startedAt: performance.now() - reply.elapsedTime };
   const release = input.stream ? streams.acquire(ctx.userId) : () => {};
   try {
     const turn = await prepareTurn(deps, ctx, input);

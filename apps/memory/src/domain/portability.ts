@@ -33,13 +33,21 @@ export async function exportUser(store: Store, userId: string): Promise<ExportDo
   }
   // Expired and superseded memories are part of what the user owns: export them too.
   const memories = await allPages((cursor) => store.memories.list(userId, { limit: 100, cursor, includeSuperseded: true, now: '0000-01-01T00:00:00.000Z' }));
+  const documents = [];
+  for (const d of (await allPages((cursor) => store.documents.list(userId, { limit: 100, cursor }))).reverse()) {
+    const chunks = await allPages((cursor) => store.documents.listChunks(userId, d.id, { limit: 100, cursor }));
+    documents.push({
+      id: d.id, title: d.title, content_type: d.contentType, size_bytes: d.sizeBytes, status: d.status, created_at: d.createdAt, updated_at: d.updatedAt,
+      chunks: chunks.map((c) => ({ id: c.id, ordinal: c.ordinal, heading: c.heading, content: c.content, token_count: c.tokenCount })),
+    });
+  }
   return {
     schema_version: EXPORT_SCHEMA_VERSION,
     exported_at: new Date().toISOString(),
     user: userDto(user),
     conversations: exported,
     memories: memories.reverse().map(memoryDto),
-    documents: [],
+    documents,
     agents: [],
   };
 }

@@ -1,8 +1,11 @@
 import { isSealed, type Keyring } from '@pai/crypto';
-import type { ConversationRecord, MemoryRecord, MessageRecord, Page, Store } from '@pai/store';
+import type { ChunkRecord, ConversationRecord, DocumentRecord, MemoryRecord, MessageRecord, Page, Store } from '@pai/store';
 
 /** Record kinds bound into each ciphertext, so a sealed value moved to another kind of record fails. */
-const KIND = { title: 'conversation.title', summary: 'conversation.summary', message: 'message.content', memory: 'memory.content' } as const;
+const KIND = {
+  title: 'conversation.title', summary: 'conversation.summary', message: 'message.content', memory: 'memory.content',
+  documentTitle: 'document.title', chunk: 'chunk.content', chunkHeading: 'chunk.heading',
+} as const;
 
 /**
  * The store as the memory service uses it: every piece of user content (conversation titles, message
@@ -26,6 +29,18 @@ export function createSealedStore(store: Store, keyring: Keyring): Store {
   const openMessage = async (m: MessageRecord): Promise<MessageRecord> => ({ ...m, content: await open(m.userId, KIND.message, m.id, m.content) });
   const sealMemory = async (m: MemoryRecord): Promise<MemoryRecord> => ({ ...m, content: await seal(m.userId, KIND.memory, m.id, m.content) });
   const openMemory = async (m: MemoryRecord): Promise<MemoryRecord> => ({ ...m, content: await open(m.userId, KIND.memory, m.id, m.content) });
+  const sealDocument = async (d: DocumentRecord): Promise<DocumentRecord> => ({ ...d, title: await seal(d.userId, KIND.documentTitle, d.id, d.title) });
+  const openDocument = async (d: DocumentRecord): Promise<DocumentRecord> => ({ ...d, title: await open(d.userId, KIND.documentTitle, d.id, d.title) });
+  const sealChunk = async (c: ChunkRecord): Promise<ChunkRecord> => ({
+    ...c,
+    content: await seal(c.userId, KIND.chunk, c.id, c.content),
+    heading: c.heading === null ? null : await seal(c.userId, KIND.chunkHeading, c.id, c.heading),
+  });
+  const openChunk = async (c: ChunkRecord): Promise<ChunkRecord> => ({
+    ...c,
+    content: await open(c.userId, KIND.chunk, c.id, c.content),
+    heading: c.heading === null ? null : await open(c.userId, KIND.chunkHeading, c.id, c.heading),
+  });
   const openPage = async <T>(page: Page<T>, fn: (item: T) => Promise<T>): Promise<Page<T>> => ({ ...page, items: await Promise.all(page.items.map(fn)) });
   const openOrNull = async <T>(item: T | null, fn: (item: T) => Promise<T>): Promise<T | null> => (item === null ? null : fn(item));
 
@@ -59,6 +74,18 @@ export function createSealedStore(store: Store, keyring: Keyring): Store {
       },
       delete: (userId, id) => store.memories.delete(userId, id),
     },
+    documents: {
+      createWithChunks: async (d, chunks) => store.documents.createWithChunks(await sealDocument(d), await Promise.all(chunks.map(sealChunk))),
+      get: async (userId, id) => openOrNull(await store.documents.get(userId, id), openDocument),
+      list: async (userId, page) => openPage(await store.documents.list(userId, page), openDocument),
+      update: async (userId, id, patch) => openOrNull(await store.documents.update(userId, id, patch), openDocument),
+      listChunks: async (userId, documentId, page) => openPage(await store.documents.listChunks(userId, documentId, page), openChunk),
+      getChunks: async (userId, ids) => Promise.all((await store.documents.getChunks(userId, ids)).map(openChunk)),
+      delete: (userId, id) => store.documents.delete(userId, id),
+    },
+    // Agent definitions (prompts, rubrics, evaluation cases) are configuration the agent service reads
+    // on every turn without the user's key; see the README's encryption section.
+    agents: store.agents,
     purgeUser: (userId) => store.purgeUser(userId),
     ping: () => store.ping(),
     close: () => store.close(),

@@ -1,14 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { ConflictErrors, NotFoundErrors, RequestErrors, StoreErrors, isPaiError } from '@pai/errors';
+import { AgentErrors, ConflictErrors, DocumentErrors, NotFoundErrors, RequestErrors, StoreErrors, isPaiError } from '@pai/errors';
 import { decodeCursor, encodeCursor } from '../cursor.js';
+import type { AgentRecord, AgentRunRecord, AgentVersionRecord, AttemptRecord, EvaluationRecord, JudgeSettings } from '../agents.js';
+import type { ChunkRecord, DocumentPatch, DocumentRecord } from '../documents.js';
+import { routingAfterVersion } from './agent-routing.js';
+import { MAX_CHUNK_ORDINAL, assertChunksOf } from './document-chunks.js';
 import type {
   ApiKeyRecord, ConversationRecord, DataKeyRecord, MemoryListQuery, MemoryPatch, MemoryRecord, MessageRecord, Page, PurgeReceipt, Store,
   UsageGroupBy, UsageRecord, UsageTotals, UserRecord,
 } from '../index.js';
 import { GSI1, TABLE_NAMES, keyPart, keys, type ItemKey, type TableName } from './dynamodb/table-layout.js';
-import { deleteAll, isConditionFailure, keyOf, queryAll, queryUpTo, type Item } from './dynamodb/table-io.js';
+import { deleteAll, getAll, isConditionFailure, keyOf, mapInParallel, putAll, queryAll, queryUpTo, type Item } from './dynamodb/table-io.js';
 
 export { createDynamoDbTables } from './dynamodb/table-io.js';
 
@@ -65,6 +69,67 @@ const usageFields = (e: UsageRecord) => ({
   id: e.id, userId: e.userId, at: e.at, day: e.day, conversationId: e.conversationId, agentId: e.agentId, agentVersion: e.agentVersion,
   provider: e.provider, model: e.model, inputTokens: e.inputTokens, outputTokens: e.outputTokens, costUsd: e.costUsd, estimated: e.estimated,
 });
+
+const nullable = <T>(value: unknown): T | null => (value as T | null | undefined) ?? null;
+
+const toDocument = (i: Item): DocumentRecord => ({
+  id: i.id as string, userId: i.userId as string, title: i.title as string, contentType: i.contentType as string, sizeBytes: i.sizeBytes as number,
+  status: i.status as DocumentRecord['status'], error: nullable<string>(i.error), chunksTotal: i.chunksTotal as number,
+  chunksIndexed: i.chunksIndexed as number, createdAt: i.createdAt as string, updatedAt: i.updatedAt as string,
+});
+const documentFields = (d: DocumentRecord) => ({
+  id: d.id, userId: d.userId, title: d.title, contentType: d.contentType, sizeBytes: d.sizeBytes, status: d.status, error: d.error,
+  chunksTotal: d.chunksTotal, chunksIndexed: d.chunksIndexed, createdAt: d.createdAt, updatedAt: d.updatedAt,
+});
+const toChunk = (i: Item): ChunkRecord => ({
+  id: i.id as string, documentId: i.documentId as string, userId: i.userId as string, ordinal: i.ordinal as number, content: i.content as string,
+  heading: nullable<string>(i.heading), tokenCount: i.tokenCount as number,
+});
+const chunkFields = (c: ChunkRecord) => ({
+  id: c.id, documentId: c.documentId, userId: c.userId, ordinal: c.ordinal, content: c.content, heading: c.heading, tokenCount: c.tokenCount,
+});
+
+const toAgent = (i: Item): AgentRecord => ({
+  id: i.id as string, userId: i.userId as string, name: i.name as string, description: nullable<string>(i.description),
+  routing: (i.routing as Record<string, number> | undefined) ?? {}, latestVersion: i.latestVersion as number,
+  createdAt: i.createdAt as string, updatedAt: i.updatedAt as string,
+});
+const agentFields = (a: AgentRecord) => ({
+  id: a.id, userId: a.userId, name: a.name, description: a.description, routing: a.routing, latestVersion: a.latestVersion,
+  createdAt: a.createdAt, updatedAt: a.updatedAt,
+});
+const toVersion = (i: Item): AgentVersionRecord => ({
+  agentId: i.agentId as string, userId: i.userId as string, version: i.version as number, systemPrompt: i.systemPrompt as string,
+  model: i.model as string, temperature: nullable<number>(i.temperature), maxTokens: nullable<number>(i.maxTokens),
+  judge: nullable<JudgeSettings>(i.judge), createdAt: i.createdAt as string,
+});
+const versionFields = (v: AgentVersionRecord) => ({
+  agentId: v.agentId, userId: v.userId, version: v.version, systemPrompt: v.systemPrompt, model: v.model, temperature: v.temperature,
+  maxTokens: v.maxTokens, judge: v.judge, createdAt: v.createdAt,
+});
+const toRun = (i: Item): AgentRunRecord => ({
+  id: i.id as string, userId: i.userId as string, agentId: i.agentId as string, version: i.version as number, at: i.at as string,
+  conversationId: nullable<string>(i.conversationId), ok: i.ok === true, errorCode: nullable<string>(i.errorCode), latencyMs: i.latencyMs as number,
+  ttftMs: nullable<number>(i.ttftMs), inputTokens: i.inputTokens as number, outputTokens: i.outputTokens as number, costUsd: i.costUsd as number,
+  score: nullable<number>(i.score), passed: nullable<boolean>(i.passed), attempts: (i.attempts as AttemptRecord[] | undefined) ?? [],
+});
+const runFields = (r: AgentRunRecord) => ({
+  id: r.id, userId: r.userId, agentId: r.agentId, version: r.version, at: r.at, conversationId: r.conversationId, ok: r.ok, errorCode: r.errorCode,
+  latencyMs: r.latencyMs, ttftMs: r.ttftMs, inputTokens: r.inputTokens, outputTokens: r.outputTokens, costUsd: r.costUsd, score: r.score,
+  passed: r.passed, attempts: r.attempts,
+});
+const toEvaluation = (i: Item): EvaluationRecord => ({
+  id: i.id as string, userId: i.userId as string, agentId: i.agentId as string, versions: (i.versions as number[] | undefined) ?? [],
+  status: i.status as EvaluationRecord['status'], casesTotal: i.casesTotal as number, casesDone: i.casesDone as number, body: i.body as string,
+  error: nullable<string>(i.error), createdAt: i.createdAt as string, updatedAt: i.updatedAt as string,
+});
+const evaluationFields = (e: EvaluationRecord) => ({
+  id: e.id, userId: e.userId, agentId: e.agentId, versions: e.versions, status: e.status, casesTotal: e.casesTotal, casesDone: e.casesDone,
+  body: e.body, error: e.error, createdAt: e.createdAt, updatedAt: e.updatedAt,
+});
+
+/** Concurrent gsi1 lookups of one getChunks call. */
+const CHUNK_LOOKUPS_IN_FLIGHT = 16;
 
 /** Identifies one message record exactly: a retried write of the same record may finish what a crash interrupted. */
 const fingerprintOf = (m: MessageRecord) =>
@@ -233,7 +298,9 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): Store {
   }, pageSize);
 
   async function purgeUser(userId: string): Promise<PurgeReceipt> {
-    const receipt: PurgeReceipt = { users: 0, apiKeys: 0, conversations: 0, messages: 0, memories: 0, usage: 0, dataKeys: 0 };
+    const receipt: PurgeReceipt = {
+      users: 0, apiKeys: 0, conversations: 0, messages: 0, memories: 0, usage: 0, dataKeys: 0, documents: 0, chunks: 0, agents: 0,
+    };
     // 1. The user disappears: from this write on every one of their API keys is refused
     //    (findActiveByHash requires the user), before any record is removed.
     receipt.users = (await remove('users', keys.user(userId))) ? 1 : 0;
@@ -261,7 +328,99 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): Store {
     // 5. Memories and usage: one partition each.
     receipt.memories = await sweepPartition('memories', userId);
     receipt.usage = await sweepPartition('usage', userId);
+    // 7. Documents first (each hides its chunks), then the chunks.
+    const documentRows = await partitionRows('documents', userId);
+    const documents = documentRows.filter((r) => (r.sk as string).startsWith(keys.documentPrefix));
+    const chunks = documentRows.filter((r) => !(r.sk as string).startsWith(keys.documentPrefix));
+    await deleteAll(doc, tableOf('documents'), documents.map(keyOf));
+    await deleteAll(doc, tableOf('documents'), chunks.map(keyOf));
+    receipt.documents = documents.length;
+    receipt.chunks = chunks.length;
+    // 8. Agents first (each hides its versions), then versions, runs and evaluations.
+    const agentRows = await partitionRows('agents', userId);
+    const agents = agentRows.filter((r) => (r.sk as string).startsWith(keys.agentPrefix));
+    await deleteAll(doc, tableOf('agents'), agents.map(keyOf));
+    await deleteAll(doc, tableOf('agents'), agentRows.filter((r) => !(r.sk as string).startsWith(keys.agentPrefix)).map(keyOf));
+    receipt.agents = agents.length;
     return receipt;
+  }
+
+  // ---- documents -----------------------------------------------------------------------------
+
+  /** The chunk items under a document's prefix (all of them: leftovers of interrupted writes included). */
+  const chunkKeysOf = async (userId: string, documentId: string) => (await queryAll(doc, {
+    TableName: tableOf('documents'),
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': keys.userPartition(userId), ':prefix': keys.chunkPrefix(documentId) },
+    ProjectionExpression: 'pk, sk',
+    ConsistentRead: true,
+  }, pageSize)).map(keyOf);
+
+  /**
+   * Chunks by id. gsi1 (`CHUNKIDS#<userId>` / chunk id) says where each chunk lives; the chunk items and
+   * their documents are then read from the table, strongly consistent: a chunk whose document is gone (or
+   * not yet written) is left out, and a lagging index cannot bring back a deleted chunk.
+   */
+  async function getChunks(userId: string, ids: string[]): Promise<ChunkRecord[]> {
+    // An empty string cannot be a key value (DynamoDB refuses the query), nor is it anyone's chunk id.
+    const wanted = [...new Set(ids)].filter((id) => id !== '');
+    const located = (await mapInParallel(wanted, CHUNK_LOOKUPS_IN_FLIGHT, (id) => queryAll(doc, {
+      TableName: tableOf('documents'),
+      IndexName: GSI1,
+      KeyConditionExpression: 'gsi1pk = :g AND gsi1sk = :id',
+      ExpressionAttributeValues: { ':g': keys.chunkIdsIndex(userId), ':id': id },
+      ProjectionExpression: 'pk, sk, documentId',
+    }, pageSize))).flat();
+    const documentIds = [...new Set(located.map((r) => r.documentId as string))];
+    const [items, documents] = await Promise.all([
+      getAll(doc, tableOf('documents'), located.map(keyOf)),
+      getAll(doc, tableOf('documents'), documentIds.map((id) => keys.document(userId, id))),
+    ]);
+    const present = new Set(documents.map((d) => d.id as string));
+    const found = new Map(items.filter((i) => i.userId === userId && present.has(i.documentId as string)).map((i) => [i.id as string, toChunk(i)]));
+    return ids.flatMap((id) => found.get(id) ?? []);
+  }
+
+  // ---- agents --------------------------------------------------------------------------------
+
+  /**
+   * Adds the next version: (1) `ADD latestVersion 1` on the agent item (which must exist: its key holds
+   * the owner) reserves the number, atomically, so concurrent writers never share one; (2) the version
+   * item, conditional on not existing; (3) the weights, once the version they may name exists.
+   */
+  async function addVersion(v: Omit<AgentVersionRecord, 'version'>, routing: Record<string, number> | undefined): Promise<AgentVersionRecord> {
+    const agentKey = keys.agent(v.userId, keyPart(v.agentId));
+    const reserved = await unless(async () => (await doc.send(new UpdateCommand({
+      TableName: tableOf('agents'),
+      Key: agentKey,
+      UpdateExpression: 'SET #updatedAt = :at ADD #latest :one',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: { '#updatedAt': 'updatedAt', '#latest': 'latestVersion' },
+      ExpressionAttributeValues: { ':at': v.createdAt, ':one': 1 },
+      ReturnValues: 'ALL_NEW',
+    }))).Attributes!, () => {
+      throw AgentErrors.notFound(v.agentId);
+    });
+    const record: AgentVersionRecord = {
+      agentId: v.agentId, userId: v.userId, version: reserved.latestVersion as number, systemPrompt: v.systemPrompt, model: v.model,
+      temperature: v.temperature, maxTokens: v.maxTokens, judge: v.judge, createdAt: v.createdAt,
+    };
+    await putNew('agents', { ...keys.version(v.userId, v.agentId, record.version), ...versionFields(record) });
+    const current = toAgent(reserved).routing;
+    const first = routing === undefined && Object.keys(current).length === 0;
+    if (routing !== undefined || first) {
+      // A first version's automatic 100 % only lands while the agent still has no weights: a concurrent
+      // first version or a setRouting may have given it some since.
+      await unless(() => doc.send(new UpdateCommand({
+        TableName: tableOf('agents'),
+        Key: agentKey,
+        UpdateExpression: 'SET #routing = :routing',
+        ConditionExpression: first ? 'attribute_exists(pk) AND size(#routing) = :zero' : 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#routing': 'routing' },
+        ExpressionAttributeValues: { ':routing': routingAfterVersion(current, record.version, routing), ...(first ? { ':zero': 0 } : {}) },
+      })), () => undefined);
+    }
+    return record;
   }
 
   // ---- the port ------------------------------------------------------------------------------
@@ -569,6 +728,172 @@ export function createDynamoDbStore(options: DynamoDbStoreOptions): Store {
         return true;
       }, () => false)),
       delete: (userId) => guard(() => remove('dataKeys', keys.dataKey(userId))),
+    },
+
+    documents: {
+      createWithChunks: (document, chunks) => guard(async () => {
+        assertChunksOf(document, chunks);
+        const { userId, id } = document;
+        const documentKey = keys.document(userId, keyPart(id));
+        // (0) An existing document is a conflict; its chunks must not be overwritten.
+        if (await get('documents', documentKey)) throw DocumentErrors.conflict(id);
+        // (1) Without the document, any chunk item under its prefix is left from an interrupted create or
+        //     delete: remove those this create does not overwrite, or they would show up under it.
+        const written = new Set(chunks.map((c) => keys.chunk(userId, id, c.ordinal).sk));
+        await deleteAll(doc, tableOf('documents'), (await chunkKeysOf(userId, id)).filter((k) => !written.has(k.sk)));
+        // (2) The chunks, in batches; (3) the document, which makes them visible (every reader requires it).
+        await putAll(doc, tableOf('documents'), chunks.map((c) => ({
+          ...keys.chunk(userId, id, c.ordinal), gsi1pk: keys.chunkIdsIndex(userId), gsi1sk: c.id, ...chunkFields(c),
+        })));
+        await unless(() => putNew('documents', { ...documentKey, ...documentFields(document) }), () => {
+          throw DocumentErrors.conflict(id);
+        });
+      }),
+      get: (userId, id) => guard(async () => {
+        const item = await get('documents', keys.document(userId, id));
+        return item ? toDocument(item) : null;
+      }),
+      list: (userId, page) => guard(async () => {
+        const scope = `documents:${userId}`;
+        const before = page.cursor ? decodeCursor<string>(scope, page.cursor, 'string') : undefined;
+        const items = await queryUpTo(doc, {
+          TableName: tableOf('documents'),
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': keys.userPartition(userId), ':prefix': keys.documentPrefix },
+          ExclusiveStartKey: before === undefined ? undefined : keys.document(userId, before),
+          ScanIndexForward: false,
+          ConsistentRead: true,
+        }, page.limit + 1, pageSize);
+        return pageOf(items, page.limit, toDocument, (i) => i.id as string, scope);
+      }),
+      update: (userId, id, patch: DocumentPatch) => guard(() => {
+        const fields: Record<string, unknown> = { updatedAt: patch.updatedAt };
+        if (patch.status !== undefined) fields.status = patch.status;
+        if ('error' in patch) fields.error = patch.error ?? null;
+        if (patch.chunksTotal !== undefined) fields.chunksTotal = patch.chunksTotal;
+        if (patch.chunksIndexed !== undefined) fields.chunksIndexed = patch.chunksIndexed;
+        const names = Object.keys(fields);
+        return unless(async () => {
+          const out = await doc.send(new UpdateCommand({
+            TableName: tableOf('documents'),
+            Key: keys.document(userId, id),
+            UpdateExpression: `SET ${names.map((n) => `#${n} = :${n}`).join(', ')}`,
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: Object.fromEntries(names.map((n) => [`#${n}`, n])),
+            ExpressionAttributeValues: Object.fromEntries(names.map((n) => [`:${n}`, fields[n]])),
+            ReturnValues: 'ALL_NEW',
+          }));
+          return toDocument(out.Attributes!);
+        }, () => null);
+      }),
+      listChunks: (userId, documentId, page) => guard(async () => {
+        const scope = `chunks:${userId}:${documentId}`;
+        const after = page.cursor ? decodeCursor<number>(scope, page.cursor, 'number') : -1;
+        // A cursor holds the ordinal of a chunk that has a successor (so never the highest one).
+        if (page.cursor && (!Number.isSafeInteger(after) || after < 0 || after >= MAX_CHUNK_ORDINAL)) throw RequestErrors.invalidCursor();
+        const [lo, hi] = keys.chunksAfter(documentId, after);
+        const [document, items] = await Promise.all([
+          get('documents', keys.document(userId, documentId)),
+          queryUpTo(doc, {
+            TableName: tableOf('documents'),
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+            ExpressionAttributeValues: { ':pk': keys.userPartition(userId), ':lo': lo, ':hi': hi },
+            ConsistentRead: true,
+          }, page.limit + 1, pageSize),
+        ]);
+        if (!document) return { items: [], nextCursor: null };
+        return pageOf(items, page.limit, toChunk, (i) => i.ordinal as number, scope);
+      }),
+      getChunks: (userId, ids) => guard(() => getChunks(userId, ids)),
+      delete: (userId, id) => guard(async () => {
+        // The document item first: from then on its chunks are invisible, and the sweep can be interrupted
+        // and finished by a later delete or purge.
+        const existed = await remove('documents', keys.document(userId, id));
+        await deleteAll(doc, tableOf('documents'), await chunkKeysOf(userId, id));
+        return existed;
+      }),
+    },
+
+    agents: {
+      create: (agent) => guard(async () => {
+        await unless(() => putNew('agents', { ...keys.agent(agent.userId, keyPart(agent.id)), ...agentFields(agent) }), () => {
+          throw AgentErrors.conflict(agent.id);
+        });
+      }),
+      get: (userId, id) => guard(async () => {
+        const item = await get('agents', keys.agent(userId, id));
+        return item ? toAgent(item) : null;
+      }),
+      list: (userId, page) => guard(async () => {
+        const scope = `agents:${userId}`;
+        const after = page.cursor ? decodeCursor<string>(scope, page.cursor, 'string') : undefined;
+        const items = await queryUpTo(doc, {
+          TableName: tableOf('agents'),
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': keys.userPartition(userId), ':prefix': keys.agentPrefix },
+          ExclusiveStartKey: after === undefined ? undefined : keys.agent(userId, after),
+          ConsistentRead: true,
+        }, page.limit + 1, pageSize);
+        return pageOf(items, page.limit, toAgent, (i) => i.id as string, scope);
+      }),
+      addVersion: (version, routing) => guard(() => addVersion(version, routing)),
+      getVersion: (userId, agentId, version) => guard(async () => {
+        if (!Number.isSafeInteger(version) || version < 1) return null;
+        // Versions are visible only while their agent exists (a purge removes the agent first).
+        const [agent, item] = await Promise.all([
+          get('agents', keys.agent(userId, agentId)), get('agents', keys.version(userId, agentId, version)),
+        ]);
+        return agent && item ? toVersion(item) : null;
+      }),
+      listVersions: (userId, agentId) => guard(async () => {
+        const [agent, items] = await Promise.all([
+          get('agents', keys.agent(userId, agentId)),
+          queryAll(doc, {
+            TableName: tableOf('agents'),
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': keys.userPartition(userId), ':prefix': keys.versionPrefix(agentId) },
+            ConsistentRead: true,
+          }, pageSize),
+        ]);
+        return agent ? items.map(toVersion) : [];
+      }),
+      setRouting: (userId, agentId, routing, updatedAt) => guard(() => unless(async () => {
+        const out = await doc.send(new UpdateCommand({
+          TableName: tableOf('agents'),
+          Key: keys.agent(userId, agentId),
+          UpdateExpression: 'SET #routing = :routing, #updatedAt = :at',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#routing': 'routing', '#updatedAt': 'updatedAt' },
+          ExpressionAttributeValues: { ':routing': routing, ':at': updatedAt },
+          ReturnValues: 'ALL_NEW',
+        }));
+        return toAgent(out.Attributes!);
+      }, () => null)),
+      recordRun: (run) => guard(async () => {
+        await putNew('agents', { ...keys.run(run.userId, keyPart(run.agentId), keyPart(run.at), keyPart(run.id)), ...runFields(run) });
+      }),
+      listRuns: (userId, agentId, range) => guard(async () => {
+        // BETWEEN refuses a lower bound above the upper one; such a range holds no run anyway.
+        if (range.from >= range.to) return [];
+        const [lo, hi] = keys.runsBetween(agentId, range.from, range.to);
+        const items = await queryAll(doc, {
+          TableName: tableOf('agents'),
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+          ExpressionAttributeValues: { ':pk': keys.userPartition(userId), ':lo': lo, ':hi': hi },
+          ConsistentRead: true,
+        }, pageSize);
+        return items.filter((i) => i.agentId === agentId && (i.at as string) >= range.from && (i.at as string) < range.to).map(toRun);
+      }),
+      putEvaluation: (e) => guard(async () => {
+        await doc.send(new PutCommand({
+          TableName: tableOf('agents'),
+          Item: { ...keys.evaluation(e.userId, keyPart(e.agentId), keyPart(e.id)), ...evaluationFields(e) },
+        }));
+      }),
+      getEvaluation: (userId, agentId, id) => guard(async () => {
+        const item = await get('agents', keys.evaluation(userId, agentId, id));
+        return item ? toEvaluation(item) : null;
+      }),
     },
 
     purgeUser: (userId) => guard(() => purgeUser(userId)),

@@ -1,8 +1,12 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { ConflictErrors, NotFoundErrors, StoreErrors, isPaiError } from '@pai/errors';
+import { AgentErrors, ConflictErrors, DocumentErrors, NotFoundErrors, StoreErrors, isPaiError } from '@pai/errors';
 import { decodeCursor, encodeCursor } from '../cursor.js';
+import type { AgentRecord, AgentRunRecord, AgentVersionRecord, AttemptRecord, EvaluationRecord, JudgeSettings } from '../agents.js';
+import type { ChunkRecord, DocumentPatch, DocumentRecord } from '../documents.js';
+import { routingAfterVersion } from './agent-routing.js';
+import { assertChunksOf } from './document-chunks.js';
 import type {
   ApiKeyRecord, ConversationRecord, DataKeyRecord, MemoryListQuery, MemoryPatch, MemoryRecord, MessageRecord, Page, PageRequest,
   PurgeReceipt, Store, UsageGroupBy, UsageTotals, UserRecord,
@@ -115,6 +119,98 @@ const MIGRATIONS: string[] = [
   ALTER TABLE conversations ADD COLUMN summary TEXT;
   ALTER TABLE conversations ADD COLUMN summary_through TEXT;
   `,
+  // Documents and agents carry no foreign key to users: the search and agent services may keep their
+  // own database file, without the users table.
+  `
+  CREATE TABLE documents (
+    user_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'indexing', 'indexed', 'failed')),
+    error TEXT,
+    chunks_total INTEGER NOT NULL,
+    chunks_indexed INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, id)
+  ) STRICT;
+
+  CREATE TABLE chunks (
+    user_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    heading TEXT,
+    token_count INTEGER NOT NULL,
+    PRIMARY KEY (user_id, id),
+    FOREIGN KEY (user_id, document_id) REFERENCES documents(user_id, id) ON DELETE CASCADE
+  ) STRICT;
+  CREATE UNIQUE INDEX chunks_by_document ON chunks(user_id, document_id, ordinal);
+
+  CREATE TABLE agents (
+    user_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT,
+    routing TEXT NOT NULL,
+    latest_version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, id)
+  ) STRICT;
+
+  CREATE TABLE agent_versions (
+    user_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    system_prompt TEXT NOT NULL,
+    model TEXT NOT NULL,
+    temperature REAL,
+    max_tokens INTEGER,
+    judge TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, agent_id, version),
+    FOREIGN KEY (user_id, agent_id) REFERENCES agents(user_id, id) ON DELETE CASCADE
+  ) STRICT;
+
+  CREATE TABLE agent_runs (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    conversation_id TEXT,
+    ok INTEGER NOT NULL,
+    error_code TEXT,
+    latency_ms REAL NOT NULL,
+    ttft_ms REAL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    score REAL,
+    passed INTEGER,
+    attempts TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX agent_runs_by_agent ON agent_runs(user_id, agent_id, at, id);
+
+  CREATE TABLE agent_evaluations (
+    user_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    versions TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+    cases_total INTEGER NOT NULL,
+    cases_done INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, agent_id, id)
+  ) STRICT;
+  `,
 ];
 
 interface UsageRow { key: string; requests: number; input_tokens: number; output_tokens: number; cost_usd: number; estimated_requests: number }
@@ -153,6 +249,57 @@ const toConversation = (r: ConversationRow): ConversationRecord => ({
 });
 const toMessage = (r: MessageRow): MessageRecord => ({
   id: r.id, conversationId: r.conversation_id, userId: r.user_id, role: r.role, content: r.content, incomplete: r.incomplete === 1, createdAt: r.created_at,
+});
+
+interface DocumentRow {
+  user_id: string; id: string; title: string; content_type: string; size_bytes: number; status: DocumentRecord['status']; error: string | null;
+  chunks_total: number; chunks_indexed: number; created_at: string; updated_at: string;
+}
+const toDocument = (r: DocumentRow): DocumentRecord => ({
+  id: r.id, userId: r.user_id, title: r.title, contentType: r.content_type, sizeBytes: r.size_bytes, status: r.status, error: r.error,
+  chunksTotal: r.chunks_total, chunksIndexed: r.chunks_indexed, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+const documentParams = (d: DocumentRecord) => ({
+  id: d.id, userId: d.userId, title: d.title, contentType: d.contentType, sizeBytes: d.sizeBytes, status: d.status, error: d.error,
+  chunksTotal: d.chunksTotal, chunksIndexed: d.chunksIndexed, createdAt: d.createdAt, updatedAt: d.updatedAt,
+});
+interface ChunkRow { user_id: string; id: string; document_id: string; ordinal: number; content: string; heading: string | null; token_count: number }
+const toChunk = (r: ChunkRow): ChunkRecord => ({
+  id: r.id, documentId: r.document_id, userId: r.user_id, ordinal: r.ordinal, content: r.content, heading: r.heading, tokenCount: r.token_count,
+});
+
+interface AgentRow {
+  user_id: string; id: string; name: string; description: string | null; routing: string; latest_version: number; created_at: string; updated_at: string;
+}
+const toAgent = (r: AgentRow): AgentRecord => ({
+  id: r.id, userId: r.user_id, name: r.name, description: r.description, routing: JSON.parse(r.routing) as Record<string, number>,
+  latestVersion: r.latest_version, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+interface VersionRow {
+  user_id: string; agent_id: string; version: number; system_prompt: string; model: string; temperature: number | null; max_tokens: number | null;
+  judge: string | null; created_at: string;
+}
+const toVersion = (r: VersionRow): AgentVersionRecord => ({
+  agentId: r.agent_id, userId: r.user_id, version: r.version, systemPrompt: r.system_prompt, model: r.model, temperature: r.temperature,
+  maxTokens: r.max_tokens, judge: r.judge === null ? null : JSON.parse(r.judge) as JudgeSettings, createdAt: r.created_at,
+});
+interface RunRow {
+  id: string; user_id: string; agent_id: string; version: number; at: string; conversation_id: string | null; ok: number; error_code: string | null;
+  latency_ms: number; ttft_ms: number | null; input_tokens: number; output_tokens: number; cost_usd: number; score: number | null;
+  passed: number | null; attempts: string;
+}
+const toRun = (r: RunRow): AgentRunRecord => ({
+  id: r.id, userId: r.user_id, agentId: r.agent_id, version: r.version, at: r.at, conversationId: r.conversation_id, ok: r.ok === 1,
+  errorCode: r.error_code, latencyMs: r.latency_ms, ttftMs: r.ttft_ms, inputTokens: r.input_tokens, outputTokens: r.output_tokens,
+  costUsd: r.cost_usd, score: r.score, passed: r.passed === null ? null : r.passed === 1, attempts: JSON.parse(r.attempts) as AttemptRecord[],
+});
+interface EvaluationRow {
+  user_id: string; agent_id: string; id: string; versions: string; status: EvaluationRecord['status']; cases_total: number; cases_done: number;
+  body: string; error: string | null; created_at: string; updated_at: string;
+}
+const toEvaluation = (r: EvaluationRow): EvaluationRecord => ({
+  id: r.id, userId: r.user_id, agentId: r.agent_id, versions: JSON.parse(r.versions) as number[], status: r.status, casesTotal: r.cases_total,
+  casesDone: r.cases_done, body: r.body, error: r.error, createdAt: r.created_at, updatedAt: r.updated_at,
 });
 
 const conversationParams = (c: ConversationRecord) => ({
@@ -253,6 +400,45 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
     replaceDataKey: db.prepare(`UPDATE data_keys SET wrapped = @wrapped, key_id = @keyId, created_at = @createdAt
       WHERE user_id = @userId AND wrapped = @expected`),
     deleteDataKey: db.prepare<[string]>('DELETE FROM data_keys WHERE user_id = ?'),
+    insertDocument: db.prepare(`INSERT INTO documents (user_id, id, title, content_type, size_bytes, status, error, chunks_total,
+      chunks_indexed, created_at, updated_at) VALUES (@userId, @id, @title, @contentType, @sizeBytes, @status, @error, @chunksTotal,
+      @chunksIndexed, @createdAt, @updatedAt)`),
+    getDocument: db.prepare<[string, string], DocumentRow>('SELECT * FROM documents WHERE user_id = ? AND id = ?'),
+    listDocuments: db.prepare<[string, string, number], DocumentRow>('SELECT * FROM documents WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?'),
+    updateDocument: db.prepare(`UPDATE documents SET status = coalesce(@status, status),
+      error = CASE WHEN @setError = 1 THEN @error ELSE error END,
+      chunks_total = coalesce(@chunksTotal, chunks_total), chunks_indexed = coalesce(@chunksIndexed, chunks_indexed),
+      updated_at = @updatedAt WHERE user_id = @userId AND id = @id`),
+    deleteDocument: db.prepare<[string, string]>('DELETE FROM documents WHERE user_id = ? AND id = ?'),
+    deleteChunksOf: db.prepare<[string, string]>('DELETE FROM chunks WHERE user_id = ? AND document_id = ?'),
+    insertChunk: db.prepare(`INSERT INTO chunks (user_id, id, document_id, ordinal, content, heading, token_count)
+      VALUES (@userId, @id, @documentId, @ordinal, @content, @heading, @tokenCount)`),
+    listChunks: db.prepare<[string, string, number, number], ChunkRow>(
+      'SELECT * FROM chunks WHERE user_id = ? AND document_id = ? AND ordinal > ? ORDER BY ordinal LIMIT ?'),
+    getChunks: db.prepare<[string, string], ChunkRow>('SELECT * FROM chunks WHERE user_id = ? AND id IN (SELECT value FROM json_each(?))'),
+
+    insertAgent: db.prepare(`INSERT INTO agents (user_id, id, name, description, routing, latest_version, created_at, updated_at)
+      VALUES (@userId, @id, @name, @description, @routing, @latestVersion, @createdAt, @updatedAt)`),
+    getAgent: db.prepare<[string, string], AgentRow>('SELECT * FROM agents WHERE user_id = ? AND id = ?'),
+    listAgents: db.prepare<[string, string, number], AgentRow>('SELECT * FROM agents WHERE user_id = ? AND id > ? ORDER BY id LIMIT ?'),
+    setAgentVersion: db.prepare<[number, string, string, string, string]>(
+      'UPDATE agents SET latest_version = ?, routing = ?, updated_at = ? WHERE user_id = ? AND id = ?'),
+    setRouting: db.prepare<[string, string, string, string]>('UPDATE agents SET routing = ?, updated_at = ? WHERE user_id = ? AND id = ?'),
+    insertVersion: db.prepare(`INSERT INTO agent_versions (user_id, agent_id, version, system_prompt, model, temperature, max_tokens, judge,
+      created_at) VALUES (@userId, @agentId, @version, @systemPrompt, @model, @temperature, @maxTokens, @judge, @createdAt)`),
+    getVersion: db.prepare<[string, string, number], VersionRow>('SELECT * FROM agent_versions WHERE user_id = ? AND agent_id = ? AND version = ?'),
+    listVersions: db.prepare<[string, string], VersionRow>('SELECT * FROM agent_versions WHERE user_id = ? AND agent_id = ? ORDER BY version'),
+    insertRun: db.prepare(`INSERT INTO agent_runs (id, user_id, agent_id, version, at, conversation_id, ok, error_code, latency_ms, ttft_ms,
+      input_tokens, output_tokens, cost_usd, score, passed, attempts) VALUES (@id, @userId, @agentId, @version, @at, @conversationId, @ok,
+      @errorCode, @latencyMs, @ttftMs, @inputTokens, @outputTokens, @costUsd, @score, @passed, @attempts)`),
+    listRuns: db.prepare<[string, string, string, string], RunRow>(
+      'SELECT * FROM agent_runs WHERE user_id = ? AND agent_id = ? AND at >= ? AND at < ? ORDER BY at, id'),
+    putEvaluation: db.prepare(`INSERT INTO agent_evaluations (user_id, agent_id, id, versions, status, cases_total, cases_done, body, error,
+      created_at, updated_at) VALUES (@userId, @agentId, @id, @versions, @status, @casesTotal, @casesDone, @body, @error, @createdAt, @updatedAt)
+      ON CONFLICT (user_id, agent_id, id) DO UPDATE SET versions = excluded.versions, status = excluded.status,
+      cases_total = excluded.cases_total, cases_done = excluded.cases_done, body = excluded.body, error = excluded.error,
+      created_at = excluded.created_at, updated_at = excluded.updated_at`),
+    getEvaluation: db.prepare<[string, string, string], EvaluationRow>('SELECT * FROM agent_evaluations WHERE user_id = ? AND agent_id = ? AND id = ?'),
     purge: {
       messages: db.prepare<[string]>('DELETE FROM messages WHERE user_id = ?'),
       conversations: db.prepare<[string]>('DELETE FROM conversations WHERE user_id = ?'),
@@ -261,20 +447,86 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
       usage: db.prepare<[string]>('DELETE FROM usage WHERE user_id = ?'),
       dataKeys: db.prepare<[string]>('DELETE FROM data_keys WHERE user_id = ?'),
       users: db.prepare<[string]>('DELETE FROM users WHERE id = ?'),
+      chunks: db.prepare<[string]>('DELETE FROM chunks WHERE user_id = ?'),
+      documents: db.prepare<[string]>('DELETE FROM documents WHERE user_id = ?'),
+      agentVersions: db.prepare<[string]>('DELETE FROM agent_versions WHERE user_id = ?'),
+      agentRuns: db.prepare<[string]>('DELETE FROM agent_runs WHERE user_id = ?'),
+      agentEvaluations: db.prepare<[string]>('DELETE FROM agent_evaluations WHERE user_id = ?'),
+      agents: db.prepare<[string]>('DELETE FROM agents WHERE user_id = ?'),
     },
     ping: db.prepare('SELECT 1'),
   };
 
-  const purgeUser = db.transaction((userId: string): PurgeReceipt => ({
+  const purgeUser = db.transaction((userId: string): PurgeReceipt => {
     // Children first: the foreign keys would cascade, but the receipt needs each count.
-    messages: q.purge.messages.run(userId).changes,
-    conversations: q.purge.conversations.run(userId).changes,
-    memories: q.purge.memories.run(userId).changes,
-    apiKeys: q.purge.apiKeys.run(userId).changes,
-    usage: q.purge.usage.run(userId).changes,
-    dataKeys: q.purge.dataKeys.run(userId).changes,
-    users: q.purge.users.run(userId).changes,
-  }));
+    const messages = q.purge.messages.run(userId).changes;
+    const conversations = q.purge.conversations.run(userId).changes;
+    const chunks = q.purge.chunks.run(userId).changes;
+    const documents = q.purge.documents.run(userId).changes;
+    q.purge.agentVersions.run(userId);
+    q.purge.agentRuns.run(userId);
+    q.purge.agentEvaluations.run(userId);
+    return {
+      messages, conversations, chunks, documents,
+      agents: q.purge.agents.run(userId).changes,
+      memories: q.purge.memories.run(userId).changes,
+      apiKeys: q.purge.apiKeys.run(userId).changes,
+      usage: q.purge.usage.run(userId).changes,
+      dataKeys: q.purge.dataKeys.run(userId).changes,
+      users: q.purge.users.run(userId).changes,
+    };
+  });
+
+  const createDocument = db.transaction((document: DocumentRecord, chunks: ChunkRecord[]) => {
+    if (q.getDocument.get(document.userId, document.id)) throw DocumentErrors.conflict(document.id);
+    q.insertDocument.run(documentParams(document));
+    for (const c of chunks) {
+      q.insertChunk.run({ userId: c.userId, id: c.id, documentId: c.documentId, ordinal: c.ordinal, content: c.content, heading: c.heading, tokenCount: c.tokenCount });
+    }
+  });
+
+  const updateDocument = db.transaction((userId: string, id: string, patch: DocumentPatch) => {
+    const changed = q.updateDocument.run({
+      userId, id, updatedAt: patch.updatedAt, status: patch.status ?? null, setError: 'error' in patch ? 1 : 0, error: patch.error ?? null,
+      chunksTotal: patch.chunksTotal ?? null, chunksIndexed: patch.chunksIndexed ?? null,
+    }).changes;
+    const row = changed > 0 ? q.getDocument.get(userId, id) : undefined;
+    return row ? toDocument(row) : null;
+  });
+
+  const deleteDocument = db.transaction((userId: string, id: string) => {
+    q.deleteChunksOf.run(userId, id);
+    return q.deleteDocument.run(userId, id).changes > 0;
+  });
+
+  const createAgent = db.transaction((a: AgentRecord) => {
+    if (q.getAgent.get(a.userId, a.id)) throw AgentErrors.conflict(a.id);
+    q.insertAgent.run({
+      userId: a.userId, id: a.id, name: a.name, description: a.description, routing: JSON.stringify(a.routing), latestVersion: a.latestVersion,
+      createdAt: a.createdAt, updatedAt: a.updatedAt,
+    });
+  });
+
+  // Read-then-write transactions run as BEGIN IMMEDIATE (`.immediate`): the write lock is taken before the
+  // read, so a writer on another connection to the file waits (busy_timeout) instead of reading a number
+  // that is stale by the time it writes.
+  const addVersion = db.transaction((v: Omit<AgentVersionRecord, 'version'>, routing: Record<string, number> | undefined): AgentVersionRecord => {
+    const agent = q.getAgent.get(v.userId, v.agentId);
+    if (!agent) throw AgentErrors.notFound(v.agentId);
+    const record: AgentVersionRecord = {
+      agentId: v.agentId, userId: v.userId, version: agent.latest_version + 1, systemPrompt: v.systemPrompt, model: v.model,
+      temperature: v.temperature, maxTokens: v.maxTokens, judge: v.judge, createdAt: v.createdAt,
+    };
+    q.insertVersion.run({ ...record, judge: record.judge === null ? null : JSON.stringify(record.judge) });
+    const weights = routingAfterVersion(JSON.parse(agent.routing) as Record<string, number>, record.version, routing);
+    q.setAgentVersion.run(record.version, JSON.stringify(weights), v.createdAt, v.userId, v.agentId);
+    return record;
+  });
+
+  const setRouting = db.transaction((userId: string, agentId: string, routing: Record<string, number>, updatedAt: string) => {
+    if (q.setRouting.run(JSON.stringify(routing), updatedAt, userId, agentId).changes === 0) return null;
+    return toAgent(q.getAgent.get(userId, agentId)!);
+  });
 
   const updateMemory = db.transaction((userId: string, id: string, patch: MemoryPatch) => {
     const changed = q.updateMemory.run({
@@ -402,6 +654,67 @@ export function createEmbeddedStore(options: EmbeddedStoreOptions): Store {
       }),
       replace: (userId, expected, record) => guard(() => q.replaceDataKey.run({ ...record, userId, expected }).changes > 0),
       delete: (userId) => guard(() => q.deleteDataKey.run(userId).changes > 0),
+    },
+    documents: {
+      createWithChunks: (document, chunks) => guard(() => {
+        assertChunksOf(document, chunks);
+        createDocument.immediate(document, chunks);
+      }),
+      get: (userId, id) => guard(() => {
+        const row = q.getDocument.get(userId, id);
+        return row ? toDocument(row) : null;
+      }),
+      list: (userId, page) => guard(() => {
+        const scope = `documents:${userId}`;
+        const before = page.cursor ? decodeCursor<string>(scope, page.cursor, 'string') : '\uffff';
+        return pageFrom(q.listDocuments.all(userId, before, page.limit + 1), page.limit, toDocument, (r) => r.id, scope);
+      }),
+      update: (userId, id, patch) => guard(() => updateDocument(userId, id, patch)),
+      listChunks: (userId, documentId, page) => guard(() => {
+        const scope = `chunks:${userId}:${documentId}`;
+        const after = page.cursor ? decodeCursor<number>(scope, page.cursor, 'number') : -1;
+        return pageFrom(q.listChunks.all(userId, documentId, after, page.limit + 1), page.limit, toChunk, (r) => r.ordinal, scope);
+      }),
+      getChunks: (userId, ids) => guard(() => {
+        if (ids.length === 0) return [];
+        const found = new Map(q.getChunks.all(userId, JSON.stringify(ids)).map((r) => [r.id, toChunk(r)]));
+        return ids.flatMap((id) => found.get(id) ?? []);
+      }),
+      delete: (userId, id) => guard(() => deleteDocument(userId, id)),
+    },
+    agents: {
+      create: (agent) => guard(() => createAgent.immediate(agent)),
+      get: (userId, id) => guard(() => {
+        const row = q.getAgent.get(userId, id);
+        return row ? toAgent(row) : null;
+      }),
+      list: (userId, page) => guard(() => {
+        const scope = `agents:${userId}`;
+        const after = page.cursor ? decodeCursor<string>(scope, page.cursor, 'string') : '';
+        return pageFrom(q.listAgents.all(userId, after, page.limit + 1), page.limit, toAgent, (r) => r.id, scope);
+      }),
+      addVersion: (version, routing) => guard(() => addVersion.immediate(version, routing)),
+      getVersion: (userId, agentId, version) => guard(() => {
+        const row = q.getVersion.get(userId, agentId, version);
+        return row ? toVersion(row) : null;
+      }),
+      listVersions: (userId, agentId) => guard(() => q.listVersions.all(userId, agentId).map(toVersion)),
+      setRouting: (userId, agentId, routing, updatedAt) => guard(() => setRouting(userId, agentId, routing, updatedAt)),
+      recordRun: (run) => guard(() => void q.insertRun.run({
+        id: run.id, userId: run.userId, agentId: run.agentId, version: run.version, at: run.at, conversationId: run.conversationId,
+        ok: run.ok ? 1 : 0, errorCode: run.errorCode, latencyMs: run.latencyMs, ttftMs: run.ttftMs, inputTokens: run.inputTokens,
+        outputTokens: run.outputTokens, costUsd: run.costUsd, score: run.score, passed: run.passed === null ? null : run.passed ? 1 : 0,
+        attempts: JSON.stringify(run.attempts),
+      })),
+      listRuns: (userId, agentId, range) => guard(() => q.listRuns.all(userId, agentId, range.from, range.to).map(toRun)),
+      putEvaluation: (e) => guard(() => void q.putEvaluation.run({
+        userId: e.userId, agentId: e.agentId, id: e.id, versions: JSON.stringify(e.versions), status: e.status, casesTotal: e.casesTotal,
+        casesDone: e.casesDone, body: e.body, error: e.error, createdAt: e.createdAt, updatedAt: e.updatedAt,
+      })),
+      getEvaluation: (userId, agentId, id) => guard(() => {
+        const row = q.getEvaluation.get(userId, agentId, id);
+        return row ? toEvaluation(row) : null;
+      }),
     },
     purgeUser: (userId) => guard(() => purgeUser(userId)),
     ping: () => guard(() => {

@@ -1,2 +1,2 @@
-export { runStoreContract } from './store-contract.js';
+export { EMPTY_RECEIPT, runStoreContract } from './store-contract.js';
 export { runJobQueueContract, type JobQueueStorage } from './job-queue-contract.js';

@@ -13,7 +13,9 @@ gets PAI's memory. \`model\` names a PAI agent (\`pai\` = the default agent). PA
 new user message (earlier messages in \`messages\` are ignored in favour of PAI's stored history) and pass the
 conversation id in the \`${CONVERSATION_HEADER}\` request header to continue one; every answer returns it in the same
 header. Streaming sends \`chat.completion.chunk\` events ending with \`data: [DONE]\`; a failure after the first
-token arrives as \`data: {"error": {...}}\` and the stream ends. Errors otherwise use PAI's error body.`;
+token arrives as \`data: {"error": {...}}\` and the stream ends. Errors otherwise use PAI's error body.
+The agent's routing picks the version (sticky per conversation); a version with a judge answers its judged,
+best draft (streamed after judging), and \`usage\` counts every draft and judge call.`;
 
 function textOf(content: ChatCompletionRequestDto['messages'][number]['content']): string {
   if (content === null) return '';

@@ -14,7 +14,7 @@ const SSE_DESCRIPTION = `
 JSON by default. With \`"stream": true\` or \`Accept: text/event-stream\` the answer is Server-Sent Events:
 
 - \`event: start\` — \`{conversation_id, message_id, agent, model}\`
-- \`event: context\` — \`{memories_used, citations}\` when memories were put into the prompt
+- \`event: context\` — \`{memories_used, citations}\` when memories or document passages were put into the prompt
 - \`event: delta\` — \`{"text": "..."}\` per model chunk
 - \`event: done\` — the full JSON answer (same shape as the JSON response)
 - \`event: error\` — \`{error: {code, message}, request_id}\`; the stream ends
@@ -24,13 +24,20 @@ The stream opens when the model produces its first token (or after one ping inte
 first), so a model that fails fast is answered with a plain HTTP error (502/503/504) instead of a stream.
 The user's message is stored either way. When the client disconnects, the model call is cancelled and
 the partial answer is stored marked \`incomplete\`. Limits: PAI_DAILY_TOKEN_BUDGET tokens per user per UTC
-day and PAI_MAX_CONCURRENT_STREAMS streams per user answer 429 with Retry-After.`;
+day and PAI_MAX_CONCURRENT_STREAMS streams per user answer 429 with Retry-After.
+
+The agent version that answers is picked by the agent's routing weights, sticky per conversation (\`agent\`
+in \`start\` and the answer names it). When that version has a judge, the drafts are generated and judged
+before anything is streamed (only pings meanwhile), then the chosen draft is streamed as \`delta\` events
+and \`done\` carries \`judge: {score, verdict, attempts}\`; its \`usage\` counts every draft and judge call.`;
 
 /** PAI's own event stream: start, delta…, done | error. */
 const PAI_EVENTS: StreamFormat = {
   async start(sse, turn) {
     await sse.send('start', turn.start);
-    if (turn.memoriesUsed.length > 0) await sse.send('context', { memories_used: turn.memoriesUsed, citations: [] });
+    if (turn.memoriesUsed.length > 0 || turn.citations.length > 0) {
+      await sse.send('context', { memories_used: turn.memoriesUsed, citations: turn.citations });
+    }
   },
   delta: (sse, _turn, text) => sse.send('delta', { text }),
   done: (sse, _turn, response) => sse.send('done', response),
@@ -65,6 +72,7 @@ export const chatRoutes: RoutePlugin<ChatRouteOptions> = async (app, { deps, str
       agentId: body.agent_id,
       systemPrompt: body.system_prompt,
       memory: body.memory,
+      documents: body.documents,
     }, PAI_EVENTS, (_turn, response) => response);
   });
 };

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, QueryCommand, type BatchWriteWriteRequest, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, QueryCommand, type BatchWriteWriteRequest, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { StoreErrors } from '@pai/errors';
 import { GSI1, TABLE_NAMES, type ItemKey } from './table-layout.js';
 
@@ -46,27 +46,91 @@ export async function queryAll(doc: DynamoDBDocumentClient, input: QueryInput, p
 }
 
 const BATCH_SIZE = 25;
+const BATCH_GET_SIZE = 100;
 const BATCH_ATTEMPTS = 8;
 
+/** Backoff before the n-th retry of what a batch left unprocessed (throttling). */
+const batchBackoff = (attempt: number) => sleep(Math.min(25 * 2 ** attempt, 1_000));
+
 /**
- * Deletes the items in batches of 25 (BatchWriteItem's maximum), retrying what DynamoDB leaves
- * unprocessed (throttling) with exponential backoff. Deleting a missing item is a no-op, so a sweep
- * interrupted part-way is finished by running it again.
+ * Sends the write requests in batches of 25 (BatchWriteItem's maximum), retrying what DynamoDB leaves
+ * unprocessed (throttling) with exponential backoff.
  */
-export async function deleteAll(doc: DynamoDBDocumentClient, table: string, itemKeys: ItemKey[]): Promise<void> {
-  // BatchWriteItem refuses two requests for one key in the same call.
-  const unique = [...new Map(itemKeys.map((k) => [`${k.pk}\u0000${k.sk}`, { pk: k.pk, sk: k.sk }])).values()];
-  for (let i = 0; i < unique.length; i += BATCH_SIZE) {
-    let requests: BatchWriteWriteRequest[] = unique.slice(i, i + BATCH_SIZE).map((Key) => ({ DeleteRequest: { Key } }));
+async function writeAll(doc: DynamoDBDocumentClient, table: string, all: BatchWriteWriteRequest[], what: string): Promise<void> {
+  for (let i = 0; i < all.length; i += BATCH_SIZE) {
+    let requests = all.slice(i, i + BATCH_SIZE);
     for (let attempt = 0; requests.length > 0; attempt++) {
       if (attempt === BATCH_ATTEMPTS) {
-        throw StoreErrors.unavailable({ cause: new Error(`BatchWriteItem left ${requests.length} deletes unprocessed on ${table}`) });
+        throw StoreErrors.unavailable({ cause: new Error(`BatchWriteItem left ${requests.length} ${what} unprocessed on ${table}`) });
       }
-      if (attempt > 0) await sleep(Math.min(25 * 2 ** attempt, 1_000));
+      if (attempt > 0) await batchBackoff(attempt);
       const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
       requests = out.UnprocessedItems?.[table] ?? [];
     }
   }
+}
+
+const keyText = (k: ItemKey) => `${k.pk}\u0000${k.sk}`;
+
+/**
+ * Deletes the items in batches. Deleting a missing item is a no-op, so a sweep interrupted part-way is
+ * finished by running it again.
+ */
+export async function deleteAll(doc: DynamoDBDocumentClient, table: string, itemKeys: ItemKey[]): Promise<void> {
+  // BatchWriteItem refuses two requests for one key in the same call.
+  const unique = [...new Map(itemKeys.map((k) => [keyText(k), { pk: k.pk, sk: k.sk }])).values()];
+  await writeAll(doc, table, unique.map((Key) => ({ DeleteRequest: { Key } })), 'deletes');
+}
+
+/**
+ * Puts the items in batches, unconditionally (BatchWriteItem takes no conditions): writing the same
+ * items again is a no-op, so the caller orders them before the item that makes them visible. Two items
+ * with one key are refused, because which one would win depends on the batching.
+ */
+export async function putAll(doc: DynamoDBDocumentClient, table: string, items: (Item & ItemKey)[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const item of items) {
+    const key = keyText(item);
+    if (seen.has(key)) throw new Error(`two items for one key in a batch put: ${item.pk} ${item.sk}`);
+    seen.add(key);
+  }
+  await writeAll(doc, table, items.map((Item) => ({ PutRequest: { Item } })), 'puts');
+}
+
+/**
+ * The items with these keys that exist (strongly consistent), in batches of 100 (BatchGetItem's
+ * maximum), retrying what DynamoDB leaves unprocessed. Order is not kept.
+ */
+export async function getAll(doc: DynamoDBDocumentClient, table: string, itemKeys: ItemKey[]): Promise<Item[]> {
+  const unique = [...new Map(itemKeys.map((k) => [keyText(k), { pk: k.pk, sk: k.sk }])).values()];
+  const found: Item[] = [];
+  for (let i = 0; i < unique.length; i += BATCH_GET_SIZE) {
+    let requested: Record<string, unknown>[] = unique.slice(i, i + BATCH_GET_SIZE);
+    for (let attempt = 0; requested.length > 0; attempt++) {
+      if (attempt === BATCH_ATTEMPTS) {
+        throw StoreErrors.unavailable({ cause: new Error(`BatchGetItem left ${requested.length} keys unprocessed on ${table}`) });
+      }
+      if (attempt > 0) await batchBackoff(attempt);
+      const out = await doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: requested, ConsistentRead: true } } }));
+      found.push(...(out.Responses?.[table] ?? []));
+      requested = out.UnprocessedKeys?.[table]?.Keys ?? [];
+    }
+  }
+  return found;
+}
+
+/** `fn` over the items with at most `limit` calls in flight; the results in the items' order. */
+export async function mapInParallel<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** The key of an item read back from a table. */
