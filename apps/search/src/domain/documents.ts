@@ -45,7 +45,8 @@ export async function createDocument(deps: DocumentDeps, userId: string, upload:
     throw DocumentErrors.unsupportedType(contentType || 'unknown', SUPPORTED_CONTENT_TYPES);
   }
   if (upload.sizeBytes > deps.settings.maxBytes) throw DocumentErrors.tooLarge(deps.settings.maxBytes);
-  const extracted = await extractText(upload.data, contentType);
+  // The raw header: extractText reads a declared charset from it.
+  const extracted = await extractText(upload.data, upload.contentType);
   const pieces = chunkText(extracted.text, { maxTokens: deps.settings.chunkTokens, overlapTokens: deps.settings.overlapTokens, contentType });
   if (pieces.length === 0) throw DocumentErrors.empty();
   const now = new Date().toISOString();
