@@ -178,3 +178,4 @@ export const AgentErrors = {
   invalidRouting: defineError<[detail: string]>('PAI_AGENT_INVALID_ROUTING', 400, (detail) => detail),
   evaluationNotFound: defineError<[id: string]>('PAI_EVALUATION_NOT_FOUND', 404, (id) => `Evaluation '${id}' not found.`),
 } as const;
+export { connectionFailure, describeError, errorCode } from './connection-failure.js';

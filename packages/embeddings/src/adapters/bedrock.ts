@@ -23,7 +23,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { z } from 'zod';
 import { SearchErrors } from '@pai/errors';
-import { connectionFailure, describeError } from '../connection-failure.js';
+import { connectionFailure, describeError } from '@pai/errors';
 import { createPipelineProvider, requireWhole, type ResilienceOptions } from '../pipeline.js';
 import { failure, upstreamText, withoutCredentials, type EmbeddingUpstream, type UpstreamResult } from '../upstream.js';
 import type { ClosableEmbeddingProvider } from '../index.js';

@@ -13,7 +13,7 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { SearchErrors } from '@pai/errors';
-import { connectionFailure, describeError, errorCode } from '../connection-failure.js';
+import { connectionFailure, describeError, errorCode } from '@pai/errors';
 import { createPipelineProvider, requireWhole, type ResilienceOptions } from '../pipeline.js';
 import { failure, upstreamText, withoutCredentials, type EmbeddingUpstream, type UpstreamResult } from '../upstream.js';
 import { vectorFromBase64 } from '../vector.js';

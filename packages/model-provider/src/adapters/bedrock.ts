@@ -24,7 +24,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LlmErrors, type PaiError } from '@pai/errors';
 import { CallScope, firstTokenArrived, firstTokenTimeout, openCallScope, type CallLimits } from '../call-scope.js';
-import { connectionFailure, describeError } from '../connection-failure.js';
+import { connectionFailure, describeError } from '@pai/errors';
 import { RetryBudget, withRetries, type Attempt, type AttemptFailure, type Retrying } from '../retry.js';
 import {
   DEFAULT_RETRY,

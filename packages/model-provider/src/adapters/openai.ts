@@ -7,7 +7,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { z } from 'zod';
 import { LlmErrors, type PaiError } from '@pai/errors';
 import { CallScope, firstTokenArrived, firstTokenTimeout, openCallScope, type CallLimits } from '../call-scope.js';
-import { connectionFailure as knownConnectionFailure, describeError, errorCode } from '../connection-failure.js';
+import { connectionFailure as knownConnectionFailure, describeError, errorCode } from '@pai/errors';
 import { RetryBudget, withRetries, type AttemptFailure } from '../retry.js';
 import {
   DEFAULT_RETRY,
